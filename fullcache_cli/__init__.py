@@ -1,0 +1,44 @@
+"""fullcache: warm, check and measure whole-table caches of SQLAlchemy models.
+
+``from fullcache_cli import HasFullTableCache`` gives the mixin; ``warm``,
+``check``, ``inspect_model`` and ``lookup`` give the reports the command line
+prints. Names load on first use, so ``fullcache --help`` never imports
+SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "HasFullTableCache": "fullcache_cli.mixin",
+    "CacheStats": "fullcache_cli.mixin",
+    "CacheMergeError": "fullcache_cli.mixin",
+    "FullCacheError": "fullcache_cli.errors",
+    "UsageError": "fullcache_cli.errors",
+    "ConfigError": "fullcache_cli.errors",
+    "load_models": "fullcache_cli.loading",
+    "discover_models": "fullcache_cli.loading",
+    "read_only_session": "fullcache_cli.database",
+    "warm": "fullcache_cli.warming",
+    "check": "fullcache_cli.warming",
+    "inspect_model": "fullcache_cli.inspecting",
+    "lookup": "fullcache_cli.lookups",
+}
+
+__all__ = sorted(_EXPORTS) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fullcache_cli' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__

@@ -1,0 +1,3 @@
+from fullcache_cli.cli import main
+
+main()

@@ -1,0 +1,263 @@
+"""Database URLs, engines and read-only sessions.
+
+fullcache only reads. Every connection it opens is read-only where the
+backend allows (PostgreSQL: each transaction is ``READ ONLY``; SQLite:
+``PRAGMA query_only``), every command runs inside one outer transaction that
+is rolled back at the end, and each session joins it through a savepoint, so
+whatever a model's own code adds, flushes or commits never lands.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Callable, Iterator, Optional
+
+from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.orm import Session
+
+from .errors import ConfigError
+
+URL_SOURCES = ("--database-url", "FULLCACHE_DATABASE_URL", "DATABASE_URL")
+
+DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+def resolve_url(explicit: Optional[str], module: Optional[ModuleType] = None) -> tuple[str, str]:
+    """The database URL and where it came from, first found of: the explicit
+    value, ``FULLCACHE_DATABASE_URL``, ``DATABASE_URL``, the models module's
+    ``DATABASE_URL`` attribute."""
+    if explicit:
+        return explicit, "--database-url"
+    for name in ("FULLCACHE_DATABASE_URL", "DATABASE_URL"):
+        value = os.environ.get(name)
+        if value:
+            return value, name
+    if module is not None:
+        value = getattr(module, "DATABASE_URL", None)
+        if value:
+            return str(value), f"{module.__name__}.DATABASE_URL"
+    raise ConfigError(
+        "no database URL: pass --database-url, set FULLCACHE_DATABASE_URL, or give the "
+        "models module a DATABASE_URL"
+    )
+
+
+def parse_url(text: str) -> URL:
+    try:
+        return make_url(text)
+    except sa_exc.ArgumentError:
+        # Never echo the text back: it may hold a password.
+        raise ConfigError(
+            "malformed database URL: write it as dialect[+driver]://user:password@host/dbname "
+            "(for example postgresql://app@localhost/app or sqlite:///path/to/file.db)"
+        ) from None
+
+
+@dataclass
+class Database:
+    """An engine that only reads, and how to speak of it without its password."""
+
+    engine: Engine
+    url: URL
+
+    @property
+    def display_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def backend(self) -> str:
+        return self.url.get_backend_name()
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.url)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def redact(text: str, url: Optional[URL]) -> str:
+    """``text`` with the URL's password (plain and URL-quoted) masked."""
+    if url is None or not url.password:
+        return text
+    from urllib.parse import quote, quote_plus
+
+    password = str(url.password)
+    for form in {password, quote(password, safe=""), quote_plus(password)}:
+        if form:
+            text = text.replace(form, "***")
+    return text
+
+
+def open_database(
+    url: str | URL,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    statement_timeout: Optional[float] = None,
+) -> Database:
+    """An engine for ``url`` whose every connection is read-only.
+
+    ``statement_timeout`` (seconds, PostgreSQL) cancels any one statement that
+    runs longer, so a huge table cannot hang a CI job.
+    """
+    if not isinstance(url, URL):
+        url = parse_url(url)
+    backend = url.get_backend_name()
+    connect_args: dict = {}
+    if backend == "postgresql" and url.get_driver_name() == "psycopg2":
+        connect_args["connect_timeout"] = max(1, math.ceil(connect_timeout))
+    elif backend == "sqlite":
+        connect_args["timeout"] = connect_timeout
+    try:
+        engine = create_engine(url, connect_args=connect_args)
+    except sa_exc.NoSuchModuleError:
+        raise ConfigError(
+            f"unknown database dialect {url.drivername!r}: use sqlite:///path/to/file.db or "
+            "postgresql://user@host/dbname"
+        ) from None
+    except ImportError as error:
+        raise ConfigError(
+            f"the driver for {url.drivername!r} is not installed ({error}): install it with pip, "
+            "or use postgresql:// (psycopg2) or sqlite://"
+        ) from None
+    except (sa_exc.ArgumentError, TypeError, ValueError) as error:
+        raise ConfigError(
+            f"database URL {url.render_as_string(hide_password=True)} is not usable: "
+            f"{redact(str(error), url)}"
+        ) from None
+    _make_read_only(engine, backend, statement_timeout)
+    return Database(engine, url)
+
+
+def _make_read_only(engine: Engine, backend: str, statement_timeout: Optional[float]) -> None:
+    if backend == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection, record):
+            # Let SQLAlchemy, not the sqlite3 module, decide where a
+            # transaction begins (or savepoints do not nest), and refuse
+            # every write on this connection.
+            dbapi_connection.isolation_level = None
+            dbapi_connection.execute("PRAGMA query_only = ON")
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            connection.exec_driver_sql("BEGIN")
+
+    elif backend == "postgresql":
+        setting = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+        timeout = None
+        if statement_timeout is not None:
+            timeout = f"SET LOCAL statement_timeout = {max(1, int(statement_timeout * 1000))}"
+
+        @event.listens_for(engine, "begin")
+        def _postgresql_begin(connection):
+            # One snapshot for the whole command (COUNT and populate agree),
+            # and no statement of the transaction may write.
+            connection.exec_driver_sql(setting)
+            if timeout:
+                connection.exec_driver_sql(timeout)
+
+
+def connect_error(database: Database, error: BaseException) -> ConfigError:
+    """A one-line, password-free explanation of a failed connection."""
+    detail = str(getattr(error, "orig", None) or error).strip().splitlines()
+    first = next((line.strip() for line in detail if line.strip()), type(error).__name__)
+    lowered = first.lower()
+    if "password authentication failed" in lowered or "authentication failed" in lowered:
+        hint = "check the user and password in the database URL"
+    elif "does not exist" in lowered:
+        hint = "check the database name in the URL"
+    elif database.backend == "sqlite":
+        hint = "check the path in the database URL"
+    else:
+        hint = "check that the server runs and the host and port are right (see --connect-timeout)"
+    return ConfigError(
+        f"cannot connect to {database.display_url}: {database.redact(first)}; {hint}"
+    )
+
+
+@contextmanager
+def read_only_connection(database: Database) -> Iterator[Connection]:
+    """A connection inside one transaction that is always rolled back."""
+    try:
+        connection = database.engine.connect()
+        transaction = connection.begin()
+    except sa_exc.DBAPIError as error:
+        raise connect_error(database, error) from None
+    try:
+        yield connection
+    finally:
+        try:
+            if transaction.is_active:
+                transaction.rollback()
+        except sa_exc.DBAPIError:
+            pass  # the connection is already gone; nothing was written
+        try:
+            connection.close()
+        except sa_exc.DBAPIError:
+            pass
+
+
+def session_on(connection: Connection) -> Session:
+    """A session that joins the connection's transaction through a savepoint:
+    its commit() releases the savepoint, its rollback() returns to it."""
+    return Session(bind=connection, join_transaction_mode="create_savepoint")
+
+
+@contextmanager
+def read_only_session(bind: "str | URL | Engine | Database") -> Iterator[Session]:
+    """A session for application code (``populate_cache`` at start-up, say)
+    that can never write: read-only where the backend allows, and rolled
+    back at the end whatever it did."""
+    owned = not isinstance(bind, (Engine, Database))
+    if isinstance(bind, Engine):
+        database = Database(bind, bind.url)
+    elif isinstance(bind, Database):
+        database = bind
+    else:
+        database = open_database(bind)
+    try:
+        with read_only_connection(database) as connection:
+            session = session_on(connection)
+            try:
+                yield session
+            finally:
+                session.close()
+    finally:
+        if owned:
+            database.dispose()
+
+
+@contextmanager
+def connection_for(
+    bind: "str | URL | Engine | Database | Session", statement_timeout: Optional[float] = None
+) -> Iterator[tuple[Connection, str, Callable[[str], str]]]:
+    """``(connection, display URL, redact)`` for any kind of bind.
+
+    A URL or Engine gets a read-only connection in a transaction that is
+    rolled back; a Session lends its own connection, whose transaction
+    fullcache's sessions join through savepoints and leave as it was.
+    """
+    if isinstance(bind, Session):
+        connection = bind.connection()
+        url = connection.engine.url
+        yield connection, url.render_as_string(hide_password=True), lambda text: redact(text, url)
+        return
+    owned = not isinstance(bind, (Database, Engine))
+    if isinstance(bind, Engine):
+        database = Database(bind, bind.url)
+    elif isinstance(bind, Database):
+        database = bind
+    else:
+        database = open_database(bind, statement_timeout=statement_timeout)
+    try:
+        with read_only_connection(database) as connection:
+            yield connection, database.display_url, database.redact
+    finally:
+        if owned:
+            database.dispose()

@@ -1,0 +1,203 @@
+"""Loading the user's models module and finding its cached models."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Iterable, List, Optional, Sequence
+
+from .errors import ConfigError, ModelsNotFound, UsageError
+
+DEFAULT_MODELS = "sample_models"
+
+PROTOCOL = ("populate_cache", "cache_key", "_cache", "_id_cache", "RESET")
+
+_HOW = "pass --models a dotted module name importable from the current folder, or a path to a .py file"
+
+
+@dataclass(frozen=True)
+class CachedModel:
+    """A mapped class that follows the full-table cache protocol."""
+
+    name: str
+    cls: type
+    table: str
+    mixin: str  # "fullcache" for fullcache's own mixin, "own" for the application's copy
+    mixin_class: str  # where the protocol comes from, as module.Class
+
+    def as_dict(self) -> dict:
+        return {"model": self.name, "table": self.table, "mixin": self.mixin, "mixin_class": self.mixin_class}
+
+
+def models_spec(spec: Optional[str]) -> str:
+    """The models module to load: the argument, else ``FULLCACHE_MODELS``,
+    else the sample."""
+    return spec or os.environ.get("FULLCACHE_MODELS") or DEFAULT_MODELS
+
+
+def load_models(spec: Optional[str] = None) -> ModuleType:
+    """Import the models module named by a dotted name or a ``.py`` path."""
+    spec = models_spec(spec)
+    if spec.endswith(".py") or os.sep in spec or "/" in spec:
+        return _load_path(Path(spec))
+    return _load_dotted(spec)
+
+
+def _load_dotted(name: str) -> ModuleType:
+    # As with ``python -m``: the current folder is importable.
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        missing = error.name or ""
+        if missing and (name == missing or name.startswith(missing + ".")):
+            raise ConfigError(f"models module {name!r} not found from {cwd}: {_HOW}") from None
+        raise _import_failure(name, error) from None
+    except SyntaxError as error:
+        raise _syntax_failure(name, error) from None
+    except Exception as error:
+        raise _import_failure(name, error) from None
+    except SystemExit as error:
+        raise _import_failure(name, error) from None
+
+
+def _load_path(path: Path) -> ModuleType:
+    if not path.is_file():
+        raise ConfigError(f"models file {str(path)!r} does not exist: {_HOW}")
+    path = path.resolve()
+    name = path.stem
+    known = sys.modules.get(name)
+    if known is not None:
+        if getattr(known, "__file__", None) and Path(known.__file__).resolve() == path:
+            return known
+        name = f"_fullcache_models_{abs(hash(str(path)))}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"models file {str(path)!r} cannot be loaded as Python: {_HOW}")
+    module = importlib.util.module_from_spec(spec)
+    folder = str(path.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)  # so that it can import its neighbours
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as error:
+        del sys.modules[name]
+        raise _syntax_failure(str(path), error) from None
+    except (Exception, SystemExit) as error:
+        del sys.modules[name]
+        raise _import_failure(str(path), error) from None
+    return module
+
+
+def _syntax_failure(name: str, error: SyntaxError) -> ConfigError:
+    where = f"{error.filename}:{error.lineno}" if error.filename else f"line {error.lineno}"
+    return ConfigError(f"models module {name!r} has a syntax error at {where}: {error.msg}; fix it and run again")
+
+
+def _import_failure(name: str, error: BaseException) -> ConfigError:
+    message = str(error).strip().splitlines()
+    text = f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+    return ConfigError(f"models module {name!r} raised at import: {text}; fix the module or its settings")
+
+
+def _is_mapped(cls: type) -> bool:
+    from sqlalchemy import inspect
+    from sqlalchemy.orm import Mapper
+
+    if cls.__dict__.get("__abstract__"):
+        return False
+    mapper = inspect(cls, raiseerr=False)
+    return isinstance(mapper, Mapper) and mapper.class_ is cls
+
+
+def follows_protocol(cls: type) -> bool:
+    return all(hasattr(cls, name) for name in PROTOCOL)
+
+
+def _mixin_of(cls: type) -> tuple[str, str]:
+    from .mixin import HasFullTableCache
+
+    if issubclass(cls, HasFullTableCache):
+        return "fullcache", f"{HasFullTableCache.__module__}.{HasFullTableCache.__qualname__}"
+    for base in cls.__mro__[1:]:
+        if "RESET" in base.__dict__:
+            return "own", f"{base.__module__}.{base.__qualname__}"
+    return "own", f"{cls.__module__}.{cls.__qualname__}"
+
+
+def discover_models(module: ModuleType) -> List[CachedModel]:
+    """Every mapped class in the module that follows the protocol, in the
+    order the module defines (or imports) them."""
+    found: list[type] = []
+    for value in list(vars(module).values()):
+        if isinstance(value, type) and value not in found and follows_protocol(value) and _is_mapped(value):
+            found.append(value)
+    counts: dict[str, int] = {}
+    for cls in found:
+        counts[cls.__name__] = counts.get(cls.__name__, 0) + 1
+    return [
+        cached_model(cls, None if counts[cls.__name__] == 1 else f"{cls.__module__}.{cls.__qualname__}")
+        for cls in found
+    ]
+
+
+def cached_model(cls: type, name: Optional[str] = None) -> CachedModel:
+    """Describe one mapped class that follows the protocol."""
+    if not (follows_protocol(cls) and _is_mapped(cls)):
+        raise UsageError(
+            f"{cls.__name__} is not a cached model: it needs to be mapped and to have "
+            f"{', '.join(PROTOCOL)}"
+        )
+    mixin, mixin_class = _mixin_of(cls)
+    return CachedModel(name or cls.__name__, cls, _table_name(cls), mixin, mixin_class)
+
+
+def _table_name(cls: type) -> str:
+    from sqlalchemy import inspect
+
+    table = inspect(cls).local_table
+    return getattr(table, "fullname", None) or getattr(table, "name", str(table))
+
+
+def require_models(module: ModuleType) -> List[CachedModel]:
+    models = discover_models(module)
+    if not models:
+        raise ModelsNotFound(
+            f"no cached models in {module.__name__!r}: looked for mapped classes with "
+            f"{', '.join(PROTOCOL)} (a HasFullTableCache mixin); {_HOW}"
+        )
+    return models
+
+
+def closest(name: str, choices: Iterable[str], n: int = 1) -> List[str]:
+    choices = list(choices)
+    lowered = {c.lower(): c for c in choices}
+    if name.lower() in lowered:
+        return [lowered[name.lower()]]
+    return difflib.get_close_matches(name, choices, n=n, cutoff=0.4)
+
+
+def select_models(models: Sequence[CachedModel], names: Sequence[str]) -> List[CachedModel]:
+    """The named models (all of them when no name is given), in the order named."""
+    if not names:
+        return list(models)
+    by_name = {m.name: m for m in models}
+    chosen = []
+    for name in names:
+        model = by_name.get(name)
+        if model is None:
+            suggestion = closest(name, by_name)
+            hint = f"did you mean {suggestion[0]!r}?" if suggestion else "run 'fullcache models' to list them"
+            raise UsageError(f"unknown model {name!r}: {hint} (models: {', '.join(by_name)})")
+        if model not in chosen:
+            chosen.append(model)
+    return chosen

@@ -1,0 +1,381 @@
+"""HasFullTableCache: keep a whole table in memory, by id and by cache_key().
+
+The protocol is the one applications already use (class attributes ``RESET``,
+``_cache`` and ``_id_cache``; ``populate_cache``, ``by_id``, ``by_cache_key``
+and friends), so a model can switch to this mixin without touching a call
+site. What changes is what used to fail silently:
+
+* a falsy object is a hit like any other (``is None`` decides a miss);
+* a ``cache_key()`` that raises or returns an unhashable value never drops the
+  row from the id cache and never aborts ``populate_cache``: the row is
+  recorded as a key problem and stays reachable by id;
+* a key of ``None`` is not a key: the row is reachable by id only, and
+  recorded;
+* two rows with one key are recorded; the row with the **lowest id** keeps the
+  key, whatever order the database returns the rows in;
+* ``populate_cache`` builds new dicts and swaps them in, so no lookup ever
+  sees a half-built cache; a reset during a populate wins (the populate's
+  result is not published);
+* a cached object is handed out attached to the caller's session: as is when
+  it already belongs to it, as the session's own copy when the session holds
+  that row already, and merged (``merge(load=False)``) only the first time;
+  an object deleted in the caller's session is never returned;
+* a merge that fails asks the lookup hook for a fresh copy (which then
+  replaces the broken cache entry); with no hook, :class:`CacheMergeError`
+  says which object failed and why;
+* statistics are kept per model (:meth:`HasFullTableCache.cache_stats`).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Dict, Hashable, Optional, Tuple
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.base import instance_state
+
+__all__ = ["HasFullTableCache", "CacheStats", "CacheMergeError"]
+
+# Rows fetched per round trip while populating: the table is streamed, not
+# held twice (once as a result, once as the caches).
+POPULATE_BATCH = 1000
+
+# Where merged copies are kept alive in a caller's Session.info, so that a
+# row merged once is found in the session's identity map on the next lookup.
+_MERGED_KEY = "fullcache.merged"
+
+
+class CacheMergeError(LookupError):
+    """A cached object could not be merged into the caller's session and no
+    lookup hook was given to fetch a fresh copy."""
+
+
+class _Counter:
+    """A counter that threads bump without a lock: ``next()`` on an
+    ``itertools.count`` runs in C and cannot lose an increment under the GIL."""
+
+    __slots__ = ("bump", "_count")
+
+    def __init__(self) -> None:
+        self._count = itertools.count()
+        self.bump = self._count.__next__
+
+    @property
+    def value(self) -> int:
+        # repr is "count(N)", N being the next value it would hand out.
+        return int(repr(self._count)[6:-1])
+
+
+@dataclass
+class _PopulateRecord:
+    """What one populate found wrong with the table's keys."""
+
+    collisions: Dict[Hashable, list] = field(default_factory=dict)
+    key_errors: list = field(default_factory=list)
+    none_keys: list = field(default_factory=list)
+
+
+class _ModelState:
+    """Per-model bookkeeping, one per class (never shared with a subclass)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation = 0
+        self.hits = _Counter()
+        self.misses = _Counter()
+        self.populates = _Counter()
+        self.merges = _Counter()
+        self.merge_failures = _Counter()
+        self.last_populate_seconds: Optional[float] = None
+        self.last_populate_rows: Optional[int] = None
+        self.record = _PopulateRecord()
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """A snapshot of one model's cache statistics."""
+
+    hits: int
+    misses: int
+    populates: int
+    merges: int
+    merge_failures: int
+    last_populate_seconds: Optional[float]
+    last_populate_rows: Optional[int]
+    cached_ids: int
+    cached_keys: int
+    collisions: Dict[Any, Tuple[Any, ...]]
+    key_errors: Tuple[Tuple[Any, str], ...]
+    none_keys: Tuple[Any, ...]
+
+    def as_dict(self) -> dict:
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "populates": self.populates,
+            "merges": self.merges,
+            "merge_failures": self.merge_failures,
+            "last_populate_seconds": self.last_populate_seconds,
+            "last_populate_rows": self.last_populate_rows,
+            "cached_ids": self.cached_ids,
+            "cached_keys": self.cached_keys,
+        }
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"
+
+
+def _is_deleted_in(session: Session, state) -> bool:
+    """Whether the caller's session deleted this row (pending or flushed)."""
+    if state._deleted or state in session._deleted:
+        return True
+    return False
+
+
+def _key_deleted_in(session: Session, key) -> bool:
+    """Whether some copy of the row with this identity key was deleted in the
+    session. Only asked before a merge, so a scan of the (usually empty)
+    deleted sets is fine."""
+    for state in session._deleted:
+        if state.key == key:
+            return True
+    transaction = session._transaction
+    while transaction is not None:
+        for state in transaction._deleted:
+            if state.key == key:
+                return True
+        transaction = transaction._parent
+    return False
+
+
+class HasFullTableCache:
+    """A mixin for mapped classes whose whole table is kept in memory.
+
+    Subclasses implement :meth:`cache_key`. Declaring ``_cache`` and
+    ``_id_cache`` (``= HasFullTableCache.RESET``) in each subclass, as the
+    original protocol asks, still works but is no longer needed: every
+    subclass gets caches of its own.
+    """
+
+    RESET: ClassVar[object] = object()
+
+    _cache: ClassVar[Any] = RESET
+    _id_cache: ClassVar[Any] = RESET
+    _fullcache: ClassVar[_ModelState] = _ModelState()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "_cache" not in cls.__dict__:
+            cls._cache = cls.RESET
+        if "_id_cache" not in cls.__dict__:
+            cls._id_cache = cls.RESET
+        cls._fullcache = _ModelState()
+
+    # -- the protocol -------------------------------------------------------
+
+    @classmethod
+    def reset_cache(cls) -> None:
+        """Forget both caches; the next lookup populates them again."""
+        state = cls._fullcache
+        with state.lock:
+            state.generation += 1
+            cls._cache = cls.RESET
+            cls._id_cache = cls.RESET
+
+    def cache_key(self) -> Hashable:
+        """The key this object is cached under; ``None`` means no key."""
+        raise NotImplementedError()
+
+    @classmethod
+    def _cache_insert(cls, obj: Any, cache: Any, id_cache: Any, record: Optional[_PopulateRecord] = None) -> None:
+        """Put one object into the given caches (either may be ``RESET``).
+
+        Never raises for a bad key: the problem goes into ``record`` (by
+        default the model's last populate record).
+        """
+        if record is None:
+            record = cls._fullcache.record
+        id = obj.id
+        if id_cache is not cls.RESET and id is not None:
+            id_cache[id] = obj
+        try:
+            key = obj.cache_key()
+        except Exception as error:
+            record.key_errors.append((id, _describe(error)))
+            return
+        if key is None:
+            record.none_keys.append(id)
+            return
+        if cache is cls.RESET:
+            return
+        try:
+            held = cache.setdefault(key, obj)
+        except TypeError as error:
+            record.key_errors.append((id, _describe(error)))
+            return
+        if held is not obj:
+            held_id = held.id
+            if held_id == id:
+                cache[key] = obj  # a fresher copy of the same row
+                return
+            try:
+                lower = id < held_id
+            except TypeError:
+                lower = False
+            if lower:
+                cache[key] = obj
+            ids = record.collisions.setdefault(key, [held_id])
+            ids.append(id)
+
+    @classmethod
+    def populate_cache(cls, _db: Session) -> None:
+        """Load every row of the table into new caches, then swap them in."""
+        state = cls._fullcache
+        generation = state.generation
+        started = time.perf_counter()
+        cache: dict = {}
+        id_cache: dict = {}
+        record = _PopulateRecord()
+        insert = cls._cache_insert
+        rows = 0
+        for obj in cls._stream_rows(_db):
+            insert(obj, cache, id_cache, record)
+            rows += 1
+        state.populates.bump()
+        state.last_populate_seconds = time.perf_counter() - started
+        state.last_populate_rows = rows
+        state.record = record
+        with state.lock:
+            if state.generation == generation:
+                cls._cache = cache
+                cls._id_cache = id_cache
+
+    @classmethod
+    def _stream_rows(cls, _db: Session):
+        statement = select(cls)
+        try:
+            result = _db.execute(statement.execution_options(yield_per=POPULATE_BATCH))
+        except sa_exc.InvalidRequestError:
+            # yield_per refuses joined eager loading of collections.
+            result = _db.execute(statement)
+        return result.scalars()
+
+    @classmethod
+    def _cache_lookup(
+        cls,
+        _db: Session,
+        cache: Any,
+        cache_name: str,
+        cache_key: Any,
+        lookup_hook: Optional[Callable[[], Tuple[Any, bool]]],
+    ) -> Tuple[Any, bool]:
+        """Find ``cache_key`` in ``cache``; on a miss, ask ``lookup_hook``."""
+        if cache is cls.RESET:
+            cls.populate_cache(_db)
+            cache = getattr(cls, cache_name)
+        obj = None
+        if cache is not cls.RESET:
+            try:
+                obj = cache.get(cache_key)
+            except TypeError:
+                obj = None  # an unhashable key is never in the cache
+        state = cls._fullcache
+        if obj is not None:
+            try:
+                attached = cls._attach(_db, obj)
+            except Exception as error:
+                state.merge_failures.bump()
+                return cls._after_merge_failure(_db, obj, error, lookup_hook)
+            if attached is not None:
+                state.hits.bump()
+                return attached, False
+        state.misses.bump()
+        if lookup_hook is None:
+            return None, False
+        obj, new = lookup_hook()
+        if obj is None:
+            return None, new
+        cls._cache_insert(obj, cls._cache, cls._id_cache)
+        return cls._attach(_db, obj), new
+
+    @classmethod
+    def _attach(cls, _db: Session, obj: Any) -> Any:
+        """``obj`` as the caller's session sees it, or None if it deleted it."""
+        state = instance_state(obj)
+        if state.session_id == _db.hash_key:
+            return None if _is_deleted_in(_db, state) else obj
+        key = state.key
+        if key is not None:
+            own = _db.identity_map.get(key)
+            if own is not None:
+                return None if _is_deleted_in(_db, instance_state(own)) else own
+            if _key_deleted_in(_db, key):
+                return None
+        merged = _db.merge(obj, load=False)
+        cls._fullcache.merges.bump()
+        _db.info.setdefault(_MERGED_KEY, {})[key] = merged
+        return merged
+
+    @classmethod
+    def _after_merge_failure(cls, _db, obj, error, lookup_hook):
+        if lookup_hook is None:
+            raise CacheMergeError(
+                f"cached {cls.__name__} id={obj.id!r} cannot be merged into the session "
+                f"({_describe(error)}); pass a lookup_hook to fetch a fresh copy, or "
+                f"call {cls.__name__}.reset_cache()"
+            ) from error
+        fresh, new = lookup_hook()
+        if fresh is None:
+            raise error
+        cls._cache_insert(fresh, cls._cache, cls._id_cache)
+        return fresh, new
+
+    @classmethod
+    def by_id(cls, _db: Session, id: Any) -> Any:
+        """The object with this primary key, or None."""
+
+        def lookup_hook():
+            return _db.get(cls, id), False
+
+        obj, _ = cls._cache_lookup(_db, cls._id_cache, "_id_cache", id, lookup_hook)
+        return obj
+
+    @classmethod
+    def by_cache_key(
+        cls,
+        _db: Session,
+        cache_key: Any,
+        lookup_hook: Optional[Callable[[], Tuple[Any, bool]]],
+    ) -> Tuple[Any, bool]:
+        """``(object, is_new)`` for this key; on a miss ``lookup_hook()``
+        finds or creates the object."""
+        return cls._cache_lookup(_db, cls._cache, "_cache", cache_key, lookup_hook)
+
+    # -- statistics ---------------------------------------------------------
+
+    @classmethod
+    def cache_stats(cls) -> CacheStats:
+        """A snapshot of this model's statistics and last populate's problems."""
+        state = cls._fullcache
+        record = state.record
+        cache, id_cache = cls._cache, cls._id_cache
+        return CacheStats(
+            hits=state.hits.value,
+            misses=state.misses.value,
+            populates=state.populates.value,
+            merges=state.merges.value,
+            merge_failures=state.merge_failures.value,
+            last_populate_seconds=state.last_populate_seconds,
+            last_populate_rows=state.last_populate_rows,
+            cached_ids=0 if id_cache is cls.RESET else len(id_cache),
+            cached_keys=0 if cache is cls.RESET else len(cache),
+            collisions={k: tuple(v) for k, v in list(record.collisions.items())},
+            key_errors=tuple(record.key_errors),
+            none_keys=tuple(record.none_keys),
+        )
