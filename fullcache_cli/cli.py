@@ -1,0 +1,336 @@
+"""The command line: parse options, call the library, render its report.
+
+This module imports only click at start-up; SQLAlchemy and rich load inside
+the commands that need them, so ``fullcache --help`` stays quick. The one
+error boundary is :class:`FullCacheGroup`: fullcache's own exceptions become a
+one-line message and their exit code (0 fine, 1 problems or not found, 2
+usage or configuration, 130 interrupted); ``--traceback`` adds the stack.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from contextlib import contextmanager, nullcontext
+from typing import Any, Callable, Iterator, List, Optional
+
+import click
+
+from .report import KINDS
+
+TRACEBACK = "fullcache.traceback"
+SECRETS = "fullcache.urls"
+
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _remember_url(ctx: click.Context, url: Optional[str]) -> None:
+    """Note a URL whose password must never be printed."""
+    if url:
+        ctx.meta.setdefault(SECRETS, []).append(url)
+
+
+def _redactor(ctx: Optional[click.Context]) -> Callable[[str], str]:
+    urls = list(ctx.meta.get(SECRETS, [])) if ctx is not None else []
+    urls += [os.environ[name] for name in ("FULLCACHE_DATABASE_URL", "DATABASE_URL") if os.environ.get(name)]
+    if not urls:
+        return lambda text: text
+
+    def redact(text: str) -> str:
+        from .database import redact as redact_url
+        from sqlalchemy.engine import make_url
+
+        for url in urls:
+            try:
+                text = redact_url(text, make_url(url))
+            except Exception:
+                pass  # a malformed URL has no password to find
+        return text
+
+    return redact
+
+
+def _output(ctx: click.Context, as_json: bool = False):
+    from .render import Output, make_console
+
+    redact = _redactor(ctx)
+    return Output(make_console(sys.stdout, redact), make_console(sys.stderr, redact), as_json)
+
+
+def _fail(ctx: click.Context, code: int, message: str, error: BaseException) -> None:
+    output = _output(ctx)
+    if ctx.meta.get(TRACEBACK):
+        import traceback
+
+        output.err.file.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
+    output.error(message)
+    ctx.exit(code)
+
+
+class FullCacheGroup(click.Group):
+    """The error boundary of every command."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except KeyboardInterrupt as error:
+            _fail(ctx, EXIT_INTERRUPTED, "interrupted: nothing was written (the transaction was rolled back)", error)
+        except Exception as error:
+            from .errors import FullCacheError, describe
+
+            if isinstance(error, FullCacheError):
+                _fail(ctx, error.exit_code, str(error), error)
+            _fail(ctx, EXIT_PROBLEMS, f"unexpected {describe(error)} (rerun with --traceback to report it)", error)
+
+
+def _set_traceback(ctx: click.Context, _param: Any, value: bool) -> None:
+    if value:
+        ctx.meta[TRACEBACK] = True
+
+
+def traceback_option(f: Callable) -> Callable:
+    return click.option(
+        "--traceback",
+        is_flag=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_set_traceback,
+        help="Show the full stack of an error (for bug reports).",
+    )(f)
+
+
+def database_options(f: Callable) -> Callable:
+    """--models, --database-url and the timeouts, shared by every command."""
+    options = [
+        click.option(
+            "--models",
+            "-m",
+            "models_spec",
+            metavar="MODULE",
+            help="Models module: a dotted name importable from the current folder, or a .py path. "
+            "[env FULLCACHE_MODELS; default: sample_models]",
+        ),
+        click.option(
+            "--database-url",
+            metavar="URL",
+            help="Database to read. [env FULLCACHE_DATABASE_URL, DATABASE_URL; "
+            "default: the models module's DATABASE_URL]",
+        ),
+        click.option(
+            "--connect-timeout",
+            type=click.FloatRange(min=0.1),
+            default=10.0,
+            show_default=True,
+            metavar="SECONDS",
+            help="Give up connecting after this long.",
+        ),
+        click.option(
+            "--statement-timeout",
+            type=click.FloatRange(min=0.001),
+            default=None,
+            metavar="SECONDS",
+            help="PostgreSQL: cancel any one statement that runs longer (that model's error).",
+        ),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
+
+
+def output_options(f: Callable) -> Callable:
+    f = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
+    return traceback_option(f)
+
+
+class Target:
+    """The models and database one command works on."""
+
+    def __init__(self, ctx: click.Context, models_spec, database_url, connect_timeout, statement_timeout) -> None:
+        from .database import open_database, resolve_url
+        from .loading import load_models, require_models
+
+        _remember_url(ctx, database_url)
+        self.module = load_models(models_spec)
+        self.models = require_models(self.module)
+        self._url, _ = resolve_url(database_url, self.module)
+        _remember_url(ctx, self._url)
+        self._open = functools.partial(open_database, self._url, connect_timeout, statement_timeout)
+        self.statement_timeout = statement_timeout
+
+    def select(self, names: List[str]):
+        from .loading import select_models
+
+        return select_models(self.models, names)
+
+    @contextmanager
+    def database(self) -> Iterator[Any]:
+        database = self._open()
+        try:
+            yield database
+        finally:
+            database.dispose()
+
+
+@contextmanager
+def _quiet_logging(output) -> Iterator[None]:
+    """Log records and warnings from the application's code become one line
+    each on stderr, never a multi-line traceback."""
+    import logging
+
+    class OneLine(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            first = (record.getMessage().strip().splitlines() or [""])[0]
+            output.err.print(f"[dim]log {record.levelname.lower()} {record.name}:[/] {_escape(first)}", soft_wrap=True)
+
+    handler = OneLine(logging.WARNING)
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers = [handler]
+    logging.captureWarnings(True)
+    try:
+        yield
+    finally:
+        logging.captureWarnings(False)
+        root.handlers = saved
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
+def _progress(output):
+    if output.as_json or not output.err.is_terminal:
+        return nullcontext(None)
+    from .render import RichProgress
+
+    return RichProgress(output.err)
+
+
+@click.group(cls=FullCacheGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="fullcache", prog_name="fullcache")
+@traceback_option
+def cli() -> None:
+    """Warm, check and measure the full-table caches of SQLAlchemy models.
+
+    fullcache loads your models module, finds every model that keeps its whole
+    table in memory (HasFullTableCache, fullcache's or your own copy), warms
+    it inside a read-only transaction that is rolled back, and reports rows,
+    key collisions, key errors, merge failures, warm time, memory and lookup
+    timings. It never writes to your database.
+
+    \b
+    Example:
+      fullcache warm
+      fullcache check --models myapp.models --database-url postgresql://app@db/app
+    """
+
+
+@cli.command("models")
+@database_options
+@output_options
+@click.pass_context
+def models_command(ctx: click.Context, models_spec, database_url, connect_timeout, statement_timeout, as_json) -> None:
+    """List the cached models, their tables, mixins and row counts.
+
+    \b
+    Example:
+      fullcache models --models myapp.models
+    """
+    from .listing import list_models
+
+    output = _output(ctx, as_json)
+    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
+    with _quiet_logging(output), target.database() as database:
+        report = list_models(database, target.models)
+    output.emit(report)
+    ctx.exit(EXIT_PROBLEMS if report.unreadable else 0)
+
+
+def _warm(ctx, output, target: Target, names, **options):
+    from .warming import check
+
+    selected = target.select(list(names))
+    with _quiet_logging(output), target.database() as database, _progress(output) as progress:
+        return check(database, selected, progress=progress, **options)
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[MODEL]...")
+@database_options
+@output_options
+@click.pass_context
+def warm(ctx: click.Context, names, models_spec, database_url, connect_timeout, statement_timeout, as_json) -> None:
+    """Warm every cached model (or those named) and report what each got.
+
+    Exits 0 when it could report, 1 when a model could not be read at all.
+
+    \b
+    Example:
+      fullcache warm Genre DataSource --json
+    """
+    output = _output(ctx, as_json)
+    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
+    report = _warm(ctx, output, target, names)
+    output.emit(report)
+    ctx.exit(EXIT_PROBLEMS if report.unreadable else 0)
+
+
+@cli.command()
+@click.argument("names", nargs=-1, metavar="[MODEL]...")
+@click.option(
+    "--allow",
+    "allowed",
+    multiple=True,
+    type=click.Choice(KINDS),
+    help="Accept problems of this kind (repeatable).",
+)
+@click.option(
+    "--max-warm-seconds",
+    type=click.FloatRange(min=0),
+    metavar="SECONDS",
+    help="A model that takes longer to warm is a problem.",
+)
+@click.option(
+    "--junit-xml",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="PATH",
+    help="Also write one JUnit test case per model here.",
+)
+@database_options
+@output_options
+@click.pass_context
+def check(
+    ctx: click.Context, names, allowed, max_warm_seconds, junit_xml,
+    models_spec, database_url, connect_timeout, statement_timeout, as_json,
+) -> None:
+    """CI smoke check: warm, then exit 1 if any problem was found.
+
+    Problems: collisions, key errors, a None key shared by rows, populate
+    errors, merge failures, unreadable models (and slow ones, with
+    --max-warm-seconds).
+
+    \b
+    Example:
+      fullcache check --models myapp.models --allow none_key --junit-xml fullcache.xml
+    """
+    output = _output(ctx, as_json)
+    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
+    report = _warm(ctx, output, target, names, allow=allowed, max_warm_seconds=max_warm_seconds)
+    output.emit(report)
+    if junit_xml:
+        from .render import junit_xml as to_junit
+
+        with open(junit_xml, "w", encoding="utf-8") as stream:
+            stream.write(_redactor(ctx)(to_junit(report)))
+    ctx.exit(0 if report.ok else EXIT_PROBLEMS)
+
+
+def main() -> None:
+    cli(prog_name="fullcache")

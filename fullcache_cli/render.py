@@ -1,0 +1,287 @@
+"""The one renderer: a report becomes one JSON document on stdout, or rich
+tables for people; progress, warnings and errors go to stderr.
+
+Everything written passes through the redactor, so a password that slipped
+into an error message never reaches the screen or a log.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from typing import Any, Callable, Optional, TextIO
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .report import UNREADABLE_KINDS, ModelReport, Problem, WarmReport, json_key
+
+
+class RedactingWriter:
+    """A text stream that masks secrets in everything written to it."""
+
+    def __init__(self, stream: TextIO, redact: Callable[[str], str]) -> None:
+        self._stream = stream
+        self._redact = redact
+
+    def write(self, text: str) -> int:
+        return self._stream.write(self._redact(text))
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._stream, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._stream, "encoding", "utf-8") or "utf-8"
+
+
+def make_console(stream: TextIO, redact: Callable[[str], str]) -> Console:
+    writer = RedactingWriter(stream, redact)
+    terminal = writer.isatty()
+    width = None if terminal else max(shutil.get_terminal_size((160, 24)).columns, 160)
+    return Console(file=writer, width=width, highlight=False, soft_wrap=False, emoji=False)
+
+
+def human_bytes(count: Optional[int]) -> str:
+    if count is None:
+        return "-"
+    size = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"
+
+
+def human_seconds(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def human_us(us: Optional[float]) -> str:
+    if us is None:
+        return "-"
+    return f"{us:,.1f} µs" if us < 1000 else f"{us / 1000:,.2f} ms"
+
+
+def count(n: Optional[int]) -> str:
+    return "-" if n is None else f"{n:,}"
+
+
+def key_text(key: Any) -> str:
+    """A key as the user would type it for ``fullcache lookup``."""
+    value = json_key(key)
+    return value if isinstance(value, str) and not isinstance(key, tuple) else json.dumps(value, ensure_ascii=False)
+
+
+def ids_text(ids: list, limit: int = 8) -> str:
+    shown = ", ".join(str(i) for i in ids[:limit])
+    return shown + (f", … (+{len(ids) - limit})" if len(ids) > limit else "")
+
+
+class Output:
+    """Where one command's results go."""
+
+    def __init__(self, out: Console, err: Console, as_json: bool = False) -> None:
+        self.out = out
+        self.err = err
+        self.as_json = as_json
+
+    # -- machines -----------------------------------------------------------
+
+    def json(self, data: dict) -> None:
+        self.out.file.write(json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
+        self.out.file.flush()
+
+    # -- people -------------------------------------------------------------
+
+    def error(self, message: str) -> None:
+        self.err.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
+
+    def warning(self, message: str) -> None:
+        self.err.print(f"[yellow]Warning:[/] {escape(message)}", soft_wrap=True)
+
+    def emit(self, report: Any) -> None:
+        """Print a report: JSON for machines, tables for people."""
+        if self.as_json:
+            self.json(report.to_json())
+            return
+        from .listing import ModelsReport
+
+        if isinstance(report, ModelsReport):
+            self.models(report)
+        elif isinstance(report, WarmReport):
+            self.warm(report)
+        else:
+            report.render(self)
+
+    def models(self, report) -> None:
+        table = Table(title=f"Cached models ({escape(report.database)})", title_justify="left")
+        for name, justify in (("Model", "left"), ("Table", "left"), ("Mixin", "left"), ("Rows", "right")):
+            table.add_column(name, justify=justify)
+        for row in report.models:
+            mixin = "fullcache" if row.model.mixin == "fullcache" else f"own ({row.model.mixin_class})"
+            rows = count(row.rows) if row.error is None else f"[red]{escape(row.error)}[/]"
+            table.add_row(row.model.name, row.model.table, escape(mixin), rows)
+        self.out.print(table)
+
+    def warm(self, report: WarmReport) -> None:
+        table = Table(title=f"Warmed {len(report.models)} models ({escape(report.database)})", title_justify="left")
+        columns = (
+            "Model", "Rows", "Ids", "Keys", "Collisions", "Key errors", "None keys",
+            "Merge fails", "Warm", "Memory", "Hit p50", "DB p50", "Status",
+        )
+        for name in columns:
+            table.add_column(name, justify="left" if name in ("Model", "Status") else "right")
+        problems = report.problems()
+        for model in report.models:
+            table.add_row(*self._warm_row(model, [p for p in problems if p.model == model.model]))
+        self.out.print(table)
+        if problems:
+            self.out.print(f"\n[bold]Problems[/] ({len(problems)})")
+            for problem in problems:
+                self.out.print(self.problem_line(problem), soft_wrap=True)
+        self.out.print()
+        self.out.print(self.totals(report, problems), soft_wrap=True)
+
+    @staticmethod
+    def _warm_row(model: ModelReport, problems: list) -> list:
+        def many(items: list) -> str:
+            return f"[red]{len(items)}[/]" if items else "0"
+
+        if model.status != "ok":
+            status = f"[red]{escape(model.status)}[/]"
+            return [model.model] + ["-"] * 11 + [status]
+        lookups = model.lookups
+        status = "[green]ok[/]" if not problems else f"[red]{len(problems)} problem{'s' * (len(problems) != 1)}[/]"
+        return [
+            model.model,
+            count(model.rows),
+            count(model.cached_ids),
+            count(model.cached_keys),
+            many(model.collisions),
+            many(model.key_errors),
+            (f"[red]{len(model.none_keys)}[/]" if len(model.none_keys) > 1 else str(len(model.none_keys))),
+            many(model.merge_failures),
+            human_seconds(model.warm_seconds),
+            human_bytes(model.memory_bytes),
+            human_us(lookups.cache_p50_us) if lookups else "-",
+            human_us(lookups.db_p50_us) if lookups else "-",
+            status,
+        ]
+
+    @staticmethod
+    def problem_line(problem: Problem) -> str:
+        parts = [f"[bold]{escape(problem.model)}[/]", f"[red]{problem.kind}[/]"]
+        if problem.ids:
+            parts.append(f"ids {escape(ids_text(problem.ids))}")
+        if problem.key is not None:
+            parts.append(f"key {escape(key_text(problem.key))}")
+        if problem.error:
+            parts.append(escape(problem.error))
+        return "  " + "  ".join(parts)
+
+    @staticmethod
+    def totals(report: WarmReport, problems: list) -> str:
+        readable = [m for m in report.models if m.status == "ok"]
+        rows = sum(m.rows or 0 for m in readable)
+        memory = sum(m.memory_bytes or 0 for m in readable)
+        warm = sum(m.warm_seconds or 0 for m in readable)
+        summary = (
+            f"{len(report.models)} models, {rows:,} rows, {human_bytes(memory)} cached, "
+            f"warmed in {human_seconds(warm)}"
+        )
+        if not problems:
+            return f"{summary}: [green]no problems[/]"
+        unreadable = sum(1 for p in problems if p.kind in UNREADABLE_KINDS)
+        extra = f" ({unreadable} not read)" if unreadable else ""
+        return f"{summary}: [red]{len(problems)} problem{'s' * (len(problems) != 1)}[/]{extra}"
+
+
+class RichProgress:
+    """A progress display on stderr while models warm."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._tasks: dict = {}
+
+    def __enter__(self) -> "RichProgress":
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._progress.stop()
+
+    def model_started(self, model: str, rows: Optional[int]) -> None:
+        task = self._tasks.get(model)
+        if task is None:
+            self._tasks[model] = self._progress.add_task(model, total=rows)
+        else:
+            self._progress.update(task, total=rows)
+
+    def rows_loaded(self, model: str, rows: int) -> None:
+        self._progress.update(self._tasks[model], completed=rows)
+
+    def model_finished(self, report: ModelReport) -> None:
+        task = self._tasks.get(report.model)
+        if task is not None:
+            total = self._progress.tasks[task].total
+            self._progress.update(task, completed=total if total is not None else 1, total=total or 1)
+
+
+def junit_xml(report: WarmReport) -> str:
+    """One test case per model, failing with its problems, for CI systems."""
+    from xml.etree import ElementTree as ET
+
+    problems = report.problems()
+    suite = ET.Element(
+        "testsuite",
+        name="fullcache check",
+        tests=str(len(report.models)),
+        failures=str(len({p.model for p in problems})),
+        errors="0",
+        time=f"{report.seconds:.3f}",
+    )
+    for model in report.models:
+        case = ET.SubElement(
+            suite, "testcase", classname=f"fullcache.{model.table}", name=model.model,
+            time=f"{model.warm_seconds or 0:.3f}",
+        )
+        mine = [p for p in problems if p.model == model.model]
+        if mine:
+            failure = ET.SubElement(
+                case, "failure", message=f"{len(mine)} problem{'s' * (len(mine) != 1)}", type="fullcache"
+            )
+            failure.text = "\n".join(
+                " ".join(
+                    part
+                    for part in (
+                        p.kind,
+                        f"ids {ids_text(p.ids, 50)}" if p.ids else "",
+                        f"key {key_text(p.key)}" if p.key is not None else "",
+                        p.error or "",
+                    )
+                    if part
+                )
+                for p in mine
+            )
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
