@@ -49,14 +49,19 @@ def resolve_url(explicit: Optional[str], module: Optional[ModuleType] = None) ->
 
 
 def parse_url(text: str) -> URL:
+    """The URL, with plain ``postgresql://`` read as psycopg2 (the driver
+    fullcache installs; SQLAlchemy 2.1 would pick psycopg 3)."""
     try:
-        return make_url(text)
+        url = make_url(text)
     except sa_exc.ArgumentError:
         # Never echo the text back: it may hold a password.
         raise ConfigError(
             "malformed database URL: write it as dialect[+driver]://user:password@host/dbname "
             "(for example postgresql://app@localhost/app or sqlite:///path/to/file.db)"
         ) from None
+    if url.drivername in ("postgresql", "postgres"):
+        url = url.set(drivername="postgresql+psycopg2")
+    return url
 
 
 @dataclass
@@ -104,8 +109,7 @@ def open_database(
     ``statement_timeout`` (seconds, PostgreSQL) cancels any one statement that
     runs longer, so a huge table cannot hang a CI job.
     """
-    if not isinstance(url, URL):
-        url = parse_url(url)
+    url = parse_url(url if isinstance(url, str) else url.render_as_string(hide_password=False))
     backend = url.get_backend_name()
     connect_args: dict = {}
     if backend == "postgresql" and url.get_driver_name() == "psycopg2":

@@ -69,25 +69,39 @@ def warm(
     targets = resolve_models(models, names)
     started = time.perf_counter()
     with connection_for(bind, statement_timeout) as (connection, display_url, redact):
-        reports: List[ModelReport] = []
-        lost: Optional[str] = None
-        for model in targets:
-            if lost is not None:
-                reports.append(_not_run(model, lost))
-                continue
-            if progress is not None:
-                progress.model_started(model.name, None)
-            try:
-                report = _Observer(connection, model, progress, redact, lookup_samples).run()
-            except _ConnectionLost as error:
-                lost = str(error)
-                report = _base_report(model)
-                report.status = "error"
-                report.error = lost
-            reports.append(report)
-            if progress is not None:
-                progress.model_finished(report)
+        reports = warm_on(connection, targets, redact, progress=progress, lookup_samples=lookup_samples)
     return WarmReport(display_url, reports, seconds=time.perf_counter() - started)
+
+
+def warm_on(
+    connection: Connection,
+    targets: Sequence[CachedModel],
+    redact: Callable[[str], str] = lambda text: text,
+    *,
+    progress: Optional[WarmProgress] = None,
+    lookup_samples: int = LOOKUP_SAMPLES,
+) -> List[ModelReport]:
+    """Warm ``targets`` on an open connection, one report each. When the
+    connection drops, the model at hand reports it and the rest are not run."""
+    reports: List[ModelReport] = []
+    lost: Optional[str] = None
+    for model in targets:
+        if lost is not None:
+            reports.append(_not_run(model, lost))
+            continue
+        if progress is not None:
+            progress.model_started(model.name, None)
+        try:
+            report = _Observer(connection, model, progress, redact, lookup_samples).run()
+        except _ConnectionLost as error:
+            lost = str(error)
+            report = _base_report(model)
+            report.status = "error"
+            report.error = lost
+        reports.append(report)
+        if progress is not None:
+            progress.model_finished(report)
+    return reports
 
 
 def check(

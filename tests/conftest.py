@@ -1,0 +1,541 @@
+"""Shared pytest fixtures: fresh SQLite and PostgreSQL databases for every test.
+
+Where the PostgreSQL server comes from, in order:
+
+1. ``FULLCACHE_TEST_POSTGRES_URL``: the superuser URL of an existing server.
+2. A throwaway cluster started once per test session with the ``initdb`` and
+   ``pg_ctl`` found in ``PATH`` or ``/usr/lib/postgresql/*/bin`` (highest version
+   first). It lives in a private temp dir, listens on 127.0.0.1 on a free port
+   and is stopped and deleted when the session ends. When pytest runs as root
+   it runs as the ``postgres`` OS user (``initdb`` refuses root).
+3. Otherwise the PostgreSQL tests are skipped, or fail if
+   ``FULLCACHE_REQUIRE_POSTGRES=1`` (CI sets it, so that a broken setup can
+   never pass silently as a run of skips).
+
+``FULLCACHE_TEST_NO_POSTGRES_DISCOVERY=1`` turns off step 2, e.g. to check the
+skip/fail behaviour on a machine that does have PostgreSQL installed.
+
+Fixtures:
+
+``backend``                   "sqlite" / "postgresql" (the test runs once for each)
+``database_url``              URL (str) of a fresh, empty, writable database on ``backend``
+``new_database_url``          factory: each call gives one more such URL
+``postgres_admin_url``        superuser URL (str) of the server's ``postgres`` database
+``postgres_password_url``     URL (str) of a fresh database owned by the password-
+                              authenticated role ``fullcache_pw``
+``postgres_bad_password_url`` the same with a wrong password
+``postgres_server``           the server object behind all of these (session scoped)
+
+All URLs are strings with the password in clear (percent-quoted), so that they
+can be passed on a command line as is. PostgreSQL URLs name the ``psycopg2``
+driver explicitly: SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3,
+which is not a dependency of this project.
+
+Tests that use PostgreSQL carry the ``postgresql`` mark: ``-m "not postgresql"``
+deselects them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import pwd
+import re
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.pool import NullPool
+
+URL_ENV = "FULLCACHE_TEST_POSTGRES_URL"
+REQUIRE_ENV = "FULLCACHE_REQUIRE_POSTGRES"
+NO_DISCOVERY_ENV = "FULLCACHE_TEST_NO_POSTGRES_DISCOVERY"
+
+PASSWORD_ROLE = "fullcache_pw"
+# Characters that must be percent-quoted in a URL, on purpose.
+PASSWORD = "s3cr3t-P@ss:w0rd/x"
+BAD_PASSWORD = "not-the-" + PASSWORD
+
+SUPERUSER = "postgres"
+DRIVER = "postgresql+psycopg2"
+
+# Database names are fc_test_<counter>_<pid>: the pid keeps concurrent pytest
+# runs against one external server apart.
+_db_counter = itertools.count(1)
+_db_counter_lock = threading.Lock()
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _render(url: URL) -> str:
+    return url.render_as_string(hide_password=False)
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _quote_literal(value: str) -> str:
+    # Utility statements (CREATE ROLE ... PASSWORD) take no bind parameters.
+    return "'" + value.replace("'", "''") + "'"
+
+
+# ---------------------------------------------------------------------------
+# The server
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class PostgresServer:
+    """A reachable PostgreSQL server on which the tests may create databases."""
+
+    admin_url: URL  # superuser, database "postgres"
+    description: str
+    # False only for an external server whose pg_hba.conf lets fullcache_pw in
+    # without checking its password.
+    enforces_passwords: bool = True
+    _engine: Optional[Engine] = field(default=None, repr=False)
+
+    @property
+    def admin_engine(self) -> Engine:
+        if self._engine is None:
+            # NullPool: no idle admin connection keeps a test database busy.
+            self._engine = create_engine(
+                self.admin_url, poolclass=NullPool, isolation_level="AUTOCOMMIT"
+            )
+        return self._engine
+
+    def url(self, database: str, username: Optional[str] = None,
+            password: Optional[str] = None) -> URL:
+        url = self.admin_url.set(database=database)
+        if username is not None:
+            url = url.set(username=username, password=password)
+        return url
+
+    def execute(self, sql: str, **params) -> list:
+        with self.admin_engine.connect() as conn:
+            result = conn.execute(text(sql), params)
+            return list(result) if result.returns_rows else []
+
+    def create_database(self, owner: Optional[str] = None) -> str:
+        from sqlalchemy.exc import ProgrammingError
+
+        # template0 is guaranteed empty (template1 of an external server may not be).
+        suffix = f" OWNER {_quote_ident(owner)}" if owner else ""
+        for _ in range(100):
+            with _db_counter_lock:
+                name = f"fc_test_{next(_db_counter)}_{os.getpid()}"
+            try:
+                self.execute(f"CREATE DATABASE {_quote_ident(name)} TEMPLATE template0{suffix}")
+                return name
+            except ProgrammingError as error:
+                # Left over by an earlier run that died with the same pid.
+                if "already exists" not in str(error):
+                    raise
+        raise RuntimeError("could not find a free test database name")
+
+    def drop_database(self, name: str) -> None:
+        """Drop ``name`` even if the test left connections open; never raise."""
+        try:
+            self.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = :name AND pid <> pg_backend_pid()",
+                name=name,
+            )
+            self.execute(f"DROP DATABASE IF EXISTS {_quote_ident(name)}")
+        except Exception as error:  # teardown must not mask the test's own result
+            sys.stderr.write(f"warning: could not drop test database {name}: {error}\n")
+
+    def ensure_password_role(self) -> None:
+        from sqlalchemy.exc import DBAPIError
+
+        exists = self.execute("SELECT 1 FROM pg_roles WHERE rolname = :r", r=PASSWORD_ROLE)
+        if not exists:
+            try:
+                self.execute(f"CREATE ROLE {_quote_ident(PASSWORD_ROLE)} LOGIN")
+            except DBAPIError as error:
+                # A concurrent pytest run on the same server got there first.
+                if "already exists" not in str(error):
+                    raise
+        # Always (re)set the password: an external server may hold an old one.
+        self.execute(
+            f"ALTER ROLE {_quote_ident(PASSWORD_ROLE)} LOGIN PASSWORD {_quote_literal(PASSWORD)}"
+        )
+
+    def dispose(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+
+
+class _ThrowawayCluster:
+    """An initdb'd cluster in a temp dir, run by pg_ctl; see start() and stop()."""
+
+    def __init__(self, bindir: Path):
+        self.bindir = bindir
+        self.tmpdir: Optional[Path] = None
+        self.port: Optional[int] = None
+        self.running = False
+        # As root, every server binary has to run as the postgres OS user.
+        self.run_as: list[str] = []
+        self.owner: Optional[pwd.struct_passwd] = None
+
+    @property
+    def datadir(self) -> Path:
+        assert self.tmpdir is not None
+        return self.tmpdir / "data"
+
+    @property
+    def logfile(self) -> Path:
+        assert self.tmpdir is not None
+        return self.tmpdir / "server.log"
+
+    def _run(self, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [*self.run_as, *args],
+            cwd=self.tmpdir,  # the postgres user may not be able to enter our cwd
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=120,
+        )
+
+    def _log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.logfile.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no server log)"
+
+    def start(self) -> URL:
+        if os.geteuid() == 0:
+            try:
+                self.owner = pwd.getpwnam("postgres")
+            except KeyError:
+                raise RuntimeError(
+                    "running as root, and initdb refuses root, but there is no 'postgres' "
+                    "OS user to run the throwaway cluster as"
+                ) from None
+            runuser = shutil.which("runuser")
+            if runuser is None:
+                raise RuntimeError("running as root, but runuser(1) is missing")
+            self.run_as = [runuser, "-u", "postgres", "--"]
+
+        self.tmpdir = Path(tempfile.mkdtemp(prefix="fullcache-pg-", dir=_temp_base()))
+        if self.owner is not None:
+            os.chown(self.tmpdir, self.owner.pw_uid, self.owner.pw_gid)
+        atexit.register(self.stop)  # in case pytest dies before the session teardown
+
+        done = self._run(
+            str(self.bindir / "initdb"),
+            "-D", str(self.datadir),
+            "-U", SUPERUSER,
+            "-A", "trust",  # replaced by our pg_hba.conf below
+            "-E", "UTF8",
+            "--locale=C",
+            "-N",  # no fsync of the new cluster
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"initdb failed ({done.returncode}):\n{done.stdout.strip()}")
+
+        # Written by root into postgres-owned files: the owner and mode stay.
+        (self.datadir / "pg_hba.conf").write_text(
+            "# TYPE  DATABASE  USER      ADDRESS        METHOD\n"
+            f"local   all       {SUPERUSER}                 trust\n"
+            f"host    all       {SUPERUSER}  127.0.0.1/32   trust\n"
+            "local   all       all                      scram-sha-256\n"
+            "host    all       all       127.0.0.1/32   scram-sha-256\n"
+        )
+        with open(self.datadir / "postgresql.conf", "a") as conf:
+            conf.write(
+                "\n# fullcache test settings: fast and disposable\n"
+                "listen_addresses = '127.0.0.1'\n"
+                f"unix_socket_directories = '{self.tmpdir}'\n"
+                "password_encryption = 'scram-sha-256'\n"
+                "fsync = off\n"
+                "synchronous_commit = off\n"
+                "full_page_writes = off\n"
+                "wal_level = minimal\n"
+                "max_wal_senders = 0\n"
+                "max_connections = 100\n"
+                "shared_buffers = 32MB\n"
+                "checkpoint_timeout = 1h\n"
+                "max_wal_size = 1GB\n"
+                "logging_collector = off\n"
+            )
+
+        # A free port can be taken by someone else (e.g. a concurrent pytest run)
+        # between our probe and the server's bind: then retry with another.
+        for _attempt in range(5):
+            self.port = _free_port()
+            done = self._run(
+                str(self.bindir / "pg_ctl"),
+                "-D", str(self.datadir),
+                "-l", str(self.logfile),
+                "-o", f"-p {self.port}",
+                "-w", "-t", "60",
+                "start",
+            )
+            if done.returncode == 0:
+                self.running = True
+                return URL.create(
+                    DRIVER, username=SUPERUSER, host="127.0.0.1", port=self.port,
+                    database="postgres",
+                )
+            log = self._log_tail()
+            if "could not bind" not in log and "already in use" not in log:
+                break
+        raise RuntimeError(
+            f"pg_ctl start failed ({done.returncode}):\n{done.stdout.strip()}\n"
+            f"server log:\n{log}"
+        )
+
+    def stop(self) -> None:
+        if self.tmpdir is None:
+            return
+        if self.running:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir),
+                      "-m", "immediate", "-w", "stop")
+            self.running = False
+        shutil.rmtree(self.tmpdir, ignore_errors=True)
+        self.tmpdir = None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _temp_base() -> str:
+    """A parent for the cluster's temp dir.
+
+    The postgres OS user must be able to reach it, and the unix socket path
+    (<dir>/.s.PGSQL.<port>) must fit in ~107 bytes; a TMPDIR inside /root or a
+    very long one fails either, so fall back to /tmp.
+    """
+    base = tempfile.gettempdir()
+    if len(base) > 60:
+        return "/tmp"
+    if os.geteuid() == 0:
+        path = Path(base).resolve()
+        for part in [path, *path.parents]:
+            if not os.stat(part).st_mode & 0o001:  # not world-traversable
+                return "/tmp"
+    return base
+
+
+def _pg_version(bindir: Path) -> tuple[int, ...]:
+    match = re.fullmatch(r"\d+(?:\.\d+)*", bindir.parent.name)
+    return tuple(int(n) for n in match.group().split(".")) if match else ()
+
+
+def find_postgres_bindir() -> Optional[Path]:
+    """The directory holding initdb and pg_ctl: PATH first, then Debian's layout."""
+    if _env_flag(NO_DISCOVERY_ENV):
+        return None
+    candidates: list[Path] = []
+    on_path = shutil.which("initdb")
+    if on_path:
+        # Resolve symlinks (e.g. /usr/local/bin/initdb -> .../15/bin/initdb) so
+        # that pg_ctl is looked for next to the real initdb.
+        candidates.append(Path(on_path).resolve().parent)
+        candidates.append(Path(on_path).parent)
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_pg_version, reverse=True)
+    for bindir in candidates:
+        if all(os.access(bindir / tool, os.X_OK) for tool in ("initdb", "pg_ctl")):
+            return bindir
+    return None
+
+
+def _external_server(raw: str) -> PostgresServer:
+    url = make_url(raw)
+    if url.drivername == "postgresql":
+        url = url.set(drivername=DRIVER)  # see the module docstring
+    server = PostgresServer(admin_url=url.set(database=url.database or "postgres"),
+                            description=f"{URL_ENV} ({url.render_as_string()})")
+    server.execute("SELECT 1")
+    server.ensure_password_role()
+    # Its pg_hba.conf is not ours: find out whether a wrong password is refused.
+    name = server.create_database(owner=PASSWORD_ROLE)
+    try:
+        probe = create_engine(server.url(name, PASSWORD_ROLE, BAD_PASSWORD), poolclass=NullPool)
+        with probe.connect():
+            server.enforces_passwords = False
+    except Exception:
+        pass
+    finally:
+        server.drop_database(name)
+    return server
+
+
+# ---------------------------------------------------------------------------
+# pytest hooks
+# ---------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: the test needs a PostgreSQL server")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if os.environ.get(URL_ENV):
+        where = f"{URL_ENV} ({make_url(os.environ[URL_ENV]).render_as_string()})"
+    else:
+        bindir = find_postgres_bindir()
+        where = f"throwaway cluster from {bindir}" if bindir else "none found"
+    required = "required" if _env_flag(REQUIRE_ENV) else "optional"
+    return f"postgresql: {where}; {required}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Mark the tests that ask for a PostgreSQL fixture by name; the
+    # "postgresql" variant of `backend` carries the mark through its param.
+    for item in items:
+        if "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgresql)
+
+
+# ---------------------------------------------------------------------------
+# Fixtures
+# ---------------------------------------------------------------------------
+
+
+def _unavailable(reason: str) -> None:
+    if _env_flag(REQUIRE_ENV):
+        pytest.fail(f"PostgreSQL is required ({REQUIRE_ENV}=1) but unavailable: {reason}",
+                    pytrace=False)
+    pytest.skip(f"PostgreSQL unavailable: {reason} (set {URL_ENV} to a superuser URL, "
+                f"or install the PostgreSQL server binaries)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server; skips (or fails, if required) without one.
+
+    Started lazily: a run of SQLite-only tests never starts a cluster. A skip
+    or failure here is cached by pytest for the whole session, so an
+    unavailable server is only looked for once.
+    """
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError as error:
+        _unavailable(f"the psycopg2 driver is not installed ({error})")
+
+    raw = os.environ.get(URL_ENV)
+    if raw:
+        # Explicitly configured: a server that does not answer is an error, not a skip.
+        try:
+            server = _external_server(raw)
+        except Exception as error:
+            pytest.fail(f"{URL_ENV} is set but unusable: {error}", pytrace=False)
+        try:
+            yield server
+        finally:
+            server.dispose()
+        return
+
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        why = (f"{NO_DISCOVERY_ENV} is set" if _env_flag(NO_DISCOVERY_ENV)
+               else "no initdb/pg_ctl in PATH or /usr/lib/postgresql/*/bin")
+        _unavailable(f"{URL_ENV} is not set and {why}")
+
+    cluster = _ThrowawayCluster(bindir)
+    try:
+        admin_url = cluster.start()
+        server = PostgresServer(admin_url=admin_url,
+                                description=f"throwaway cluster in {cluster.tmpdir}")
+        server.ensure_password_role()
+    except Exception as error:
+        cluster.stop()
+        _unavailable(f"could not start a throwaway cluster from {bindir}: {error}")
+    try:
+        yield server
+    finally:
+        server.dispose()
+        cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url(postgres_server: PostgresServer) -> str:
+    """Superuser URL of the server's ``postgres`` database (e.g. to pg_terminate_backend)."""
+    return _render(postgres_server.admin_url)
+
+
+@pytest.fixture(params=[
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql),
+])
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def new_database_url(backend: str, request: pytest.FixtureRequest,
+                     tmp_path: Path) -> Iterator[Callable[[], str]]:
+    """Factory of URLs of fresh, empty, writable databases on ``backend``.
+
+    SQLite: a new (empty, existing) file in ``tmp_path``. PostgreSQL: a new
+    database owned by the superuser, dropped after the test.
+    """
+    # Resolved now, not on the first call: a skip/failure then happens at setup.
+    server = request.getfixturevalue("postgres_server") if backend == "postgresql" else None
+    created: list[str] = []
+    counter = itertools.count(1)
+
+    def make() -> str:
+        if server is None:
+            path = tmp_path / f"test{next(counter)}.sqlite"
+            # Create the (empty) file, as a PostgreSQL database exists before use:
+            # a read-only open of a missing SQLite file would fail.
+            sqlite3.connect(path).close()
+            return _render(URL.create("sqlite", database=str(path)))
+        name = server.create_database()
+        created.append(name)
+        return _render(server.url(name))
+
+    yield make
+    for name in reversed(created):
+        server.drop_database(name)
+
+
+@pytest.fixture
+def database_url(new_database_url: Callable[[], str]) -> str:
+    """URL of a fresh, empty, writable database on ``backend``."""
+    return new_database_url()
+
+
+@pytest.fixture
+def _password_database(postgres_server: PostgresServer) -> Iterator[str]:
+    name = postgres_server.create_database(owner=PASSWORD_ROLE)
+    yield name
+    postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def postgres_password_url(postgres_server: PostgresServer, _password_database: str) -> str:
+    """URL, with user fullcache_pw and its (URL-quoted) password, of a fresh database it owns."""
+    return _render(postgres_server.url(_password_database, PASSWORD_ROLE, PASSWORD))
+
+
+@pytest.fixture
+def postgres_bad_password_url(postgres_server: PostgresServer, _password_database: str) -> str:
+    """As ``postgres_password_url`` but with a wrong password: connecting must fail."""
+    if not postgres_server.enforces_passwords:
+        pytest.skip(f"{postgres_server.description} lets {PASSWORD_ROLE} in "
+                    "without checking its password (pg_hba.conf)")
+    return _render(postgres_server.url(_password_database, PASSWORD_ROLE, BAD_PASSWORD))
