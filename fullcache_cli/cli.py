@@ -332,5 +332,74 @@ def check(
     ctx.exit(0 if report.ok else EXIT_PROBLEMS)
 
 
+@cli.command("inspect")
+@click.argument("model", metavar="MODEL")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=20, show_default=True,
+    help="Longest list shown to people (--json shows every list whole).",
+)
+@database_options
+@output_options
+@click.pass_context
+def inspect_command(
+    ctx: click.Context, model, limit, models_spec, database_url, connect_timeout, statement_timeout, as_json
+) -> None:
+    """Everything warm observes about one model, in full.
+
+    Every collision with all its ids, every key error, merge failure and None
+    key, the shapes of the keys, the mixin's statistics and a sample of
+    entries. Exits 1 when the model could not be read.
+
+    \b
+    Example:
+      fullcache inspect DeliveryMechanism --limit 5
+    """
+    from .inspecting import inspect_model
+
+    output = _output(ctx, as_json)
+    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
+    (chosen,) = target.select([model])
+    with _quiet_logging(output), target.database() as database:
+        report = inspect_model(database, chosen, limit=limit)
+    output.emit(report)
+    ctx.exit(EXIT_PROBLEMS if report.model.status != "ok" else 0)
+
+
+@cli.command("lookup")
+@click.argument("model", metavar="MODEL")
+@click.argument("key", metavar="KEY")
+@click.option("--id", "by_id", is_flag=True, help="KEY is a primary key: look it up with by_id.")
+@click.option(
+    "--repeat", type=click.IntRange(min=1), default=1000, show_default=True,
+    help="Lookups timed, from the cache and from the database.",
+)
+@database_options
+@output_options
+@click.pass_context
+def lookup_command(
+    ctx: click.Context, model, key, by_id, repeat, models_spec, database_url, connect_timeout,
+    statement_timeout, as_json,
+) -> None:
+    """Look KEY up as the application does, and time it against the database.
+
+    KEY is read to fit the cache's key types: text as is, numbers coerced,
+    tuple keys as a JSON array. Exits 1 when nothing is found (as grep does).
+
+    \b
+    Example:
+      fullcache lookup DeliveryMechanism '["application/epub+zip", "Adobe DRM"]'
+      fullcache lookup Library 3 --id
+    """
+    from .lookups import lookup
+
+    output = _output(ctx, as_json)
+    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
+    (chosen,) = target.select([model])
+    with _quiet_logging(output), target.database() as database:
+        report = lookup(database, chosen, key, by_id=by_id, repeat=repeat)
+    output.emit(report)
+    ctx.exit(0 if report.found else EXIT_PROBLEMS)
+
+
 def main() -> None:
     cli(prog_name="fullcache")

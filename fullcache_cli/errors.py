@@ -22,6 +22,12 @@ class ModelsNotFound(ConfigError):
     """The models module holds no cached models."""
 
 
+class ModelError(FullCacheError):
+    """The model at hand could not be read (its table is missing, say)."""
+
+    exit_code = 1
+
+
 def describe(error: BaseException) -> str:
     """One line for an exception: its type and the first line of its message
     (for a database error, the driver's own exception and message)."""

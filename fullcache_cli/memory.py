@@ -78,6 +78,8 @@ def _unshared_total(graphs: List[Dict[int, int]]) -> int:
 def evenly(items: Iterable[Any], length: int, n: int) -> List[Any]:
     """About ``n`` items spread evenly over ``items`` (of ``length`` items),
     without copying them all."""
+    if n <= 0:
+        return []
     if length <= n:
         return list(items)
     step = length // n

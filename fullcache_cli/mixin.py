@@ -262,8 +262,9 @@ class HasFullTableCache:
         try:
             result = _db.execute(statement.execution_options(yield_per=POPULATE_BATCH))
         except sa_exc.InvalidRequestError:
-            # yield_per refuses joined eager loading of collections.
-            result = _db.execute(statement)
+            # yield_per refuses joined eager loading of collections; such a
+            # result must be uniqued (one object per row of the table).
+            result = _db.execute(statement).unique()
         return result.scalars()
 
     @classmethod

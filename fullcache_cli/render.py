@@ -285,3 +285,108 @@ def junit_xml(report: WarmReport) -> str:
                 for p in mine
             )
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def _more(output: Output, shown: int, total: int) -> None:
+    if total > shown:
+        output.out.print(f"  [dim]… and {total - shown:,} more (raise --limit, or --json for all)[/]")
+
+
+def render_inspect(output: Output, inspected: Any) -> None:
+    """inspect for people: the model's figures, then each list capped."""
+    model, limit, out = inspected.model, inspected.limit, output.out
+    mixin = "fullcache" if model.mixin == "fullcache" else f"own ({model.mixin_class})"
+    out.print(f"[bold]{escape(model.model)}[/] (table {escape(model.table)}, mixin {escape(mixin)}) in {escape(inspected.database)}", soft_wrap=True)
+    if model.status != "ok":
+        out.print(f"  [red]{escape(model.status)}[/]: {escape(model.error or '')}", soft_wrap=True)
+        return
+    lookups = model.lookups
+    figures = [
+        f"rows {count(model.rows)}",
+        f"cached ids {count(model.cached_ids)}",
+        f"cached keys {count(model.cached_keys)}",
+        f"warm {human_seconds(model.warm_seconds)}",
+        f"memory {human_bytes(model.memory_bytes)}",
+    ]
+    if lookups:
+        figures.append(
+            f"hit p50/p99 {human_us(lookups.cache_p50_us)}/{human_us(lookups.cache_p99_us)}, "
+            f"db p50/p99 {human_us(lookups.db_p50_us)}/{human_us(lookups.db_p99_us)} ({lookups.samples} samples)"
+        )
+    out.print("  " + " · ".join(figures), soft_wrap=True)
+    if model.populate_error:
+        out.print(f"  [red]populate error[/]: {escape(model.populate_error)}", soft_wrap=True)
+    if model.lookup_error:
+        out.print(f"  [red]lookup error[/]: {escape(model.lookup_error)}", soft_wrap=True)
+
+    def section(title: str, items: list, line: Callable[[Any], str]) -> None:
+        colour = "red" if items else "green"
+        out.print(f"\n[bold]{title}[/] ([{colour}]{len(items):,}[/])")
+        for item in items[:limit]:
+            out.print("  " + line(item), soft_wrap=True)
+        _more(output, min(limit, len(items)), len(items))
+
+    section(
+        "Collisions", model.collisions,
+        lambda c: f"key {escape(key_text(c.key))}  ids {escape(ids_text(c.ids, 50))}  kept {c.kept_id}",
+    )
+    section("Key errors", model.key_errors, lambda e: f"id {e.id}  {escape(e.error)}")
+    out.print(f"\n[bold]None keys[/] ({len(model.none_keys):,})")
+    if model.none_keys:
+        out.print("  ids " + escape(ids_text(model.none_keys, limit)), soft_wrap=True)
+    section("Merge failures", model.merge_failures, lambda e: f"id {e.id}  {escape(e.error)}")
+    out.print("\n[bold]Key types[/]")
+    types = list(inspected.key_types.items())
+    if types:
+        out.print("  " + escape(", ".join(f"{shape}: {n:,}" for shape, n in types[:limit])), soft_wrap=True)
+    _more(output, min(limit, len(types)), len(types))
+    if inspected.stats:
+        out.print("\n[bold]Mixin statistics[/]")
+        out.print("  " + " · ".join(f"{name} {value}" for name, value in inspected.stats.items()), soft_wrap=True)
+    entries = inspected.entries
+    out.print(f"\n[bold]Entries[/] (first {len(entries):,} of {count(model.cached_keys)})")
+    if entries:
+        table = Table(show_edge=False, pad_edge=False)
+        for column in ("Key", "Id", "Object"):
+            table.add_column(column)
+        for entry in entries:
+            table.add_row(escape(key_text(entry.key)), str(entry.id), escape(entry.repr))
+        out.print(table)
+
+
+def render_lookup(output: Output, report: Any) -> None:
+    """lookup for people: where the row came from, its values, the timings."""
+    console = output.out
+    what = f"{escape(report.model)} {'id' if report.by == 'id' else 'key'} {escape(key_text(report.key))}"
+    if not report.found:
+        console.print(f"{what}: [red]not found[/]", soft_wrap=True)
+        if report.error:
+            console.print(f"  error: {escape(report.error)}", soft_wrap=True)
+        if report.suggestions:
+            console.print("  closest keys: " + ", ".join(escape(repr(s)) for s in report.suggestions), soft_wrap=True)
+        return
+    source = "[green]cache[/]" if report.source == "cache" else "[yellow]database[/]"
+    console.print(f"{what}: found in {source}, id {report.id}", soft_wrap=True)
+    if report.reason:
+        console.print(f"  not from the cache because {escape(report.reason)}", soft_wrap=True)
+    if report.shadows:
+        console.print(f"  [red]this key shadows rows[/] {escape(ids_text(report.shadows, 50))}", soft_wrap=True)
+    if report.merge is not None:
+        merge = "[green]ok[/]" if report.merge["ok"] else f"[red]failed[/]: {escape(report.merge['error'] or '')}"
+        console.print(f"  merge into a second session: {merge}", soft_wrap=True)
+    table = Table(show_edge=False, pad_edge=False)
+    table.add_column("Column")
+    table.add_column("Value")
+    for name, value in (report.values or {}).items():
+        table.add_row(escape(name), escape(json.dumps(value, ensure_ascii=False)))
+    console.print(table)
+    timing = []
+    if report.cache_us is not None:
+        timing.append(f"cached lookup {human_us(report.cache_us)}")
+    if report.db_us is not None:
+        timing.append(f"database by primary key {human_us(report.db_us)}")
+    if timing:
+        line = " vs ".join(timing) + f" (median of {report.repeat:,})"
+        if report.speedup:
+            line += f": {report.speedup:,}x faster from the cache"
+        console.print("  " + line, soft_wrap=True)

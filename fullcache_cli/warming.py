@@ -144,11 +144,27 @@ def _not_run(model: CachedModel, why: str) -> ModelReport:
     return report
 
 
+def resolve_model(model: "str | type | CachedModel", models: Any = None) -> CachedModel:
+    """One cached model, given as a name (looked up in ``models``), a class
+    or a CachedModel."""
+    if isinstance(model, CachedModel):
+        return model
+    if isinstance(model, type):
+        return cached_model(model)
+    return resolve_models(models, [model])[0]
+
+
 def _as_dict(value: Any, reset: Any) -> dict:
     return value if isinstance(value, dict) and value is not reset else {}
 
 
-def _row_id(obj: Any) -> Any:
+def model_caches(cls: type) -> tuple[dict, dict]:
+    """The model's id cache and key cache as they are now (empty when reset)."""
+    return _as_dict(cls._id_cache, cls.RESET), _as_dict(cls._cache, cls.RESET)
+
+
+def row_id(obj: Any) -> Any:
+    """``obj.id``, or None when it cannot be read."""
     try:
         return obj.id
     except Exception:
@@ -257,11 +273,11 @@ class _Observer:
         (only when it did not load them all) the rest, read again."""
         rows = self.loaded or list(id_cache.values())
         if self.report.rows is not None and len(rows) < self.report.rows:
-            seen = {_row_id(obj) for obj in rows}
+            seen = {row_id(obj) for obj in rows}
             try:
                 result = session.execute(select(self.cls).execution_options(yield_per=STREAM_BATCH))
                 for obj in result.scalars():
-                    if _row_id(obj) not in seen:
+                    if row_id(obj) not in seen:
                         rows.append(obj)
             except Exception as error:
                 self.fail_if_lost(error)
@@ -278,24 +294,24 @@ class _Observer:
         for obj in rows:
             if id(obj) in kept:
                 continue
-            row_id = _row_id(obj)
+            this_id = row_id(obj)
             try:
                 key = obj.cache_key()
                 if key is not None:
                     hash(key)
             except Exception as error:
-                report.key_errors.append(RowError(row_id, self.describe(error)))
+                report.key_errors.append(RowError(this_id, self.describe(error)))
                 continue
             if key is None:
-                none_keys.append(row_id)
+                none_keys.append(this_id)
             else:
-                losers.setdefault(key, []).append(row_id)
+                losers.setdefault(key, []).append(this_id)
         if None in key_cache:
-            none_keys.append(_row_id(key_cache[None]))
+            none_keys.append(row_id(key_cache[None]))
         report.none_keys = _sorted(none_keys)
         for key, ids in losers.items():
             held = key_cache.get(key)
-            kept_id = None if held is None else _row_id(held)
+            kept_id = None if held is None else row_id(held)
             every = ids if held is None else [kept_id] + ids
             if len(every) > 1:
                 report.collisions.append(Collision(key, _sorted(every), kept_id))
@@ -324,7 +340,7 @@ class _Observer:
             try:
                 scratch.merge(obj, load=False)
             except Exception as error:
-                failures.append(RowError(_row_id(obj), self.describe(error)))
+                failures.append(RowError(row_id(obj), self.describe(error)))
             finally:
                 scratch.expunge_all()
         if scratch is not None:
@@ -335,7 +351,7 @@ class _Observer:
     def cached_objects(id_cache: dict, key_cache: dict) -> Iterator[Any]:
         yield from id_cache.values()
         for obj in key_cache.values():
-            if id_cache.get(_row_id(obj)) is not obj:
+            if id_cache.get(row_id(obj)) is not obj:
                 yield obj
 
     def time_lookups(self) -> None:
