@@ -85,6 +85,7 @@ def warm_on(
     connection drops, the model at hand reports it and the rest are not run."""
     reports: List[ModelReport] = []
     lost: Optional[str] = None
+    transaction = connection.get_transaction()
     for model in targets:
         if lost is not None:
             reports.append(_not_run(model, lost))
@@ -101,7 +102,25 @@ def warm_on(
         reports.append(report)
         if progress is not None:
             progress.model_finished(report)
+        if lost is None:
+            transaction = _restore_transaction(connection, transaction)
     return reports
+
+
+def _restore_transaction(connection: Connection, transaction: Any) -> Any:
+    """The transaction the next model runs in. A model's own code may have
+    ended ours (``session.connection().commit()``) and left another, maybe
+    failed, in its place: roll that back and begin again (read-only, as
+    every transaction of fullcache's engines), so that one model's code
+    cannot spoil the models after it."""
+    if transaction is None or (transaction.is_active and connection.get_transaction() is transaction):
+        return transaction
+    try:
+        if connection.in_transaction():
+            connection.rollback()
+        return connection.begin()
+    except sa_exc.SQLAlchemyError:
+        return None  # the connection is gone: the next model reports it
 
 
 def check(
@@ -243,6 +262,11 @@ class _Observer:
                 if progress is not None and not len(loaded) % 4096:
                     progress.rows_loaded(name, len(loaded))
 
+        # The report describes what this populate builds, not what an
+        # earlier one left behind.
+        reset = getattr(cls, "reset_cache", None)
+        if callable(reset):
+            reset()
         event.listen(session, "loaded_as_persistent", on_load)
         started = time.perf_counter()
         try:
