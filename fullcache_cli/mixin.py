@@ -50,6 +50,15 @@ POPULATE_BATCH = 1000
 _MERGED_KEY = "fullcache.merged"
 
 
+# _swap_note: reset_cache() and populate_cache() hold on to the caches they
+# replace until the class attributes are set. Otherwise the old dict can die
+# inside the assignment, its objects' finalizers (SQLAlchemy's identity-map
+# weakref callbacks) run Python code there, and another thread reading
+# ``cls._cache`` meanwhile gets the freed dict from CPython's type attribute
+# cache, which is only invalidated once the assignment is over
+# (python/cpython#118492): a segmentation fault under threads.
+
+
 class CacheMergeError(LookupError):
     """A cached object could not be merged into the caller's session and no
     lookup hook was given to fetch a fresh copy."""
@@ -131,6 +140,13 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _first_per_id(key_errors: list) -> Tuple[Tuple[Any, str], ...]:
+    first: Dict[Any, str] = {}
+    for id, error in list(key_errors):
+        first.setdefault(id, error)
+    return tuple(first.items())
+
+
 def _is_deleted_in(session: Session, state) -> bool:
     """Whether the caller's session deleted this row (pending or flushed)."""
     if state._deleted or state in session._deleted:
@@ -185,8 +201,10 @@ class HasFullTableCache:
         state = cls._fullcache
         with state.lock:
             state.generation += 1
+            old = cls._cache, cls._id_cache  # freed after the swap: see _swap_note
             cls._cache = cls.RESET
             cls._id_cache = cls.RESET
+        del old
 
     def cache_key(self) -> Hashable:
         """The key this object is cached under; ``None`` means no key."""
@@ -253,6 +271,7 @@ class HasFullTableCache:
         state.record = record
         with state.lock:
             if state.generation == generation:
+                old = cls._cache, cls._id_cache  # freed on return: see _swap_note
                 cls._cache = cache
                 cls._id_cache = id_cache
 
@@ -302,8 +321,12 @@ class HasFullTableCache:
         obj, new = lookup_hook()
         if obj is None:
             return None, new
-        cls._cache_insert(obj, cls._cache, cls._id_cache)
-        return cls._attach(_db, obj), new
+        attached = cls._attach(_db, obj)
+        if attached is not None:
+            # Never cache what the caller's session has deleted (the hook can
+            # hand back an object pending deletion, e.g. from Session.get).
+            cls._cache_insert(obj, cls._cache, cls._id_cache)
+        return attached, new
 
     @classmethod
     def _attach(cls, _db: Session, obj: Any) -> Any:
@@ -376,7 +399,9 @@ class HasFullTableCache:
             last_populate_rows=state.last_populate_rows,
             cached_ids=0 if id_cache is cls.RESET else len(id_cache),
             cached_keys=0 if cache is cls.RESET else len(cache),
-            collisions={k: tuple(v) for k, v in list(record.collisions.items())},
-            key_errors=tuple(record.key_errors),
-            none_keys=tuple(record.none_keys),
+            # A row put back into the caches after the populate (the fresh
+            # copy after a failed merge, a miss) is recorded again: once each.
+            collisions={k: tuple(dict.fromkeys(v)) for k, v in list(record.collisions.items())},
+            key_errors=_first_per_id(record.key_errors),
+            none_keys=tuple(dict.fromkeys(record.none_keys)),
         )
