@@ -34,23 +34,37 @@ def _remember_url(ctx: click.Context, url: Optional[str]) -> None:
 
 
 def _redactor(ctx: Optional[click.Context]) -> Callable[[str], str]:
-    urls = list(ctx.meta.get(SECRETS, [])) if ctx is not None else []
-    urls += [os.environ[name] for name in ("FULLCACHE_DATABASE_URL", "DATABASE_URL") if os.environ.get(name)]
-    if not urls:
-        return lambda text: text
-
     def redact(text: str) -> str:
-        from .database import redact as redact_url
-        from sqlalchemy.engine import make_url
+        # The URLs are read at each write, not when the output is made: a
+        # command makes its output before it learns the models module's URL.
+        urls = list(ctx.meta.get(SECRETS, [])) if ctx is not None else []
+        urls += [os.environ[name] for name in ("FULLCACHE_DATABASE_URL", "DATABASE_URL") if os.environ.get(name)]
+        secrets = [secret for url in urls for secret in _secrets_of(url)]
+        if secrets:
+            from .database import redact_password
 
-        for url in urls:
-            try:
-                text = redact_url(text, make_url(url))
-            except Exception:
-                pass  # a malformed URL has no password to find
+            for secret in secrets:
+                text = redact_password(text, secret)
         return text
 
     return redact
+
+
+@functools.lru_cache(maxsize=32)
+def _secrets_of(url: str) -> tuple:
+    from sqlalchemy.engine import make_url
+
+    from .database import url_secrets
+
+    try:
+        return tuple(url_secrets(make_url(url)))
+    except Exception:
+        # A URL SQLAlchemy cannot parse may still hold user:password@.
+        import re
+        from urllib.parse import unquote
+
+        match = re.search(r"://[^:/@]*:([^@]*)@", url)
+        return (unquote(match.group(1)),) if match and match.group(1) else ()
 
 
 def _output(ctx: click.Context, as_json: bool = False):
@@ -184,7 +198,13 @@ def _quiet_logging(output) -> Iterator[None]:
 
     class OneLine(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            first = (record.getMessage().strip().splitlines() or [""])[0]
+            try:
+                message = record.getMessage()
+            except Exception:
+                # Arguments that do not fit the format: show the format, and
+                # never raise into the application's code (logging does not).
+                message = str(record.msg)
+            first = (message.strip().splitlines() or [""])[0]
             output.err.print(f"[dim]log {record.levelname.lower()} {record.name}:[/] {_escape(first)}", soft_wrap=True)
 
     handler = OneLine(logging.WARNING)

@@ -41,7 +41,9 @@ def resolve_url(explicit: Optional[str], module: Optional[ModuleType] = None) ->
     if module is not None:
         value = getattr(module, "DATABASE_URL", None)
         if value:
-            return str(value), f"{module.__name__}.DATABASE_URL"
+            from .loading import module_label
+
+            return str(value), f"{module_label(module)}.DATABASE_URL"
     raise ConfigError(
         "no database URL: pass --database-url, set FULLCACHE_DATABASE_URL, or give the "
         "models module a DATABASE_URL"
@@ -53,8 +55,9 @@ def parse_url(text: str) -> URL:
     fullcache installs; SQLAlchemy 2.1 would pick psycopg 3)."""
     try:
         url = make_url(text)
-    except sa_exc.ArgumentError:
-        # Never echo the text back: it may hold a password.
+    except (sa_exc.ArgumentError, ValueError):
+        # ValueError: a port that is not a number. Never echo the text
+        # back: it may hold a password.
         raise ConfigError(
             "malformed database URL: write it as dialect[+driver]://user:password@host/dbname "
             "(for example postgresql://app@localhost/app or sqlite:///path/to/file.db)"
@@ -73,7 +76,7 @@ class Database:
 
     @property
     def display_url(self) -> str:
-        return self.url.render_as_string(hide_password=True)
+        return display_url(self.url)
 
     @property
     def backend(self) -> str:
@@ -86,16 +89,54 @@ class Database:
         self.engine.dispose()
 
 
+# A password this short is masked only where it stands as a password
+# (``user:password@``): masking it everywhere would garble every message
+# that happens to contain those letters.
+SHORT_PASSWORD = 4
+
+
+# Query parameters that hold a password (libpq reads ?password=...).
+SECRET_PARAMETERS = ("password", "sslpassword")
+
+
+def url_secrets(url: URL) -> list[str]:
+    """The URL's password, and any given as a query parameter."""
+    found = [str(url.password)] if url.password else []
+    for name in SECRET_PARAMETERS:
+        value = url.query.get(name)
+        found += [str(v) for v in (value if isinstance(value, tuple) else (value,)) if v]
+    return found
+
+
+def display_url(url: URL) -> str:
+    """The URL as it may be printed: every password masked."""
+    hidden = {name: "***" for name in SECRET_PARAMETERS if url.query.get(name)}
+    if not hidden:
+        return url.render_as_string(hide_password=True)
+    text = url.update_query_dict(hidden).render_as_string(hide_password=True)
+    return text.replace("=%2A%2A%2A", "=***")
+
+
 def redact(text: str, url: Optional[URL]) -> str:
-    """``text`` with the URL's password (plain and URL-quoted) masked."""
-    if url is None or not url.password:
+    """``text`` with the URL's passwords (plain and URL-quoted) masked."""
+    if url is None:
         return text
+    for secret in url_secrets(url):
+        text = redact_password(text, secret)
+    return text
+
+
+def redact_password(text: str, password: str) -> str:
+    """``text`` with ``password`` (plain and URL-quoted) masked."""
     from urllib.parse import quote, quote_plus
 
-    password = str(url.password)
-    for form in {password, quote(password, safe=""), quote_plus(password)}:
-        if form:
+    for form in sorted({password, quote(password, safe=""), quote_plus(password)}, key=len, reverse=True):
+        if not form:
+            continue
+        if len(form) >= SHORT_PASSWORD:
             text = text.replace(form, "***")
+        else:
+            text = text.replace(f":{form}@", ":***@")
     return text
 
 
@@ -130,11 +171,29 @@ def open_database(
         ) from None
     except (sa_exc.ArgumentError, TypeError, ValueError) as error:
         raise ConfigError(
-            f"database URL {url.render_as_string(hide_password=True)} is not usable: "
+            f"database URL {display_url(url)} is not usable: "
             f"{redact(str(error), url)}"
         ) from None
+    if backend == "sqlite":
+        _require_sqlite_file(url)
     _make_read_only(engine, backend, statement_timeout)
     return Database(engine, url)
+
+
+def _require_sqlite_file(url: URL) -> None:
+    """Connecting would create a missing SQLite file (a write, and every
+    model then "has no table"): say that the file is not there instead."""
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:") or url.query.get("uri"):
+        return
+    if not os.path.isfile(path):
+        folder = os.path.dirname(os.path.abspath(path))
+        missing = "folder" if not os.path.isdir(folder) else "file"
+        where = folder if missing == "folder" else path
+        raise ConfigError(
+            f"cannot connect to {display_url(url)}: the database {missing} "
+            f"{where!r} does not exist; check the path in the database URL"
+        )
 
 
 def _make_read_only(engine: Engine, backend: str, statement_timeout: Optional[float]) -> None:
@@ -158,6 +217,20 @@ def _make_read_only(engine: Engine, backend: str, statement_timeout: Optional[fl
         if statement_timeout is not None:
             timeout = f"SET LOCAL statement_timeout = {max(1, int(statement_timeout * 1000))}"
 
+        @event.listens_for(engine, "connect")
+        def _postgresql_connect(dbapi_connection, record):
+            # Every transaction of the session is read-only by default, so
+            # that a connection the application's code opens from this
+            # engine in autocommit mode (no "begin" below) cannot write either.
+            autocommit = dbapi_connection.autocommit
+            dbapi_connection.autocommit = True
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            finally:
+                cursor.close()
+                dbapi_connection.autocommit = autocommit
+
         @event.listens_for(engine, "begin")
         def _postgresql_begin(connection):
             # One snapshot for the whole command (COUNT and populate agree),
@@ -176,6 +249,10 @@ def connect_error(database: Database, error: BaseException) -> ConfigError:
         hint = "check the user and password in the database URL"
     elif "does not exist" in lowered:
         hint = "check the database name in the URL"
+    elif "database is locked" in lowered:
+        hint = "another connection holds a lock on it; try again, or allow longer with --connect-timeout"
+    elif lowered.startswith("invalid"):
+        hint = "check the port and the options in the database URL"
     elif database.backend == "sqlite":
         hint = "check the path in the database URL"
     else:
@@ -190,16 +267,30 @@ def read_only_connection(database: Database) -> Iterator[Connection]:
     """A connection inside one transaction that is always rolled back."""
     try:
         connection = database.engine.connect()
-        transaction = connection.begin()
     except sa_exc.DBAPIError as error:
-        raise connect_error(database, error) from None
+        raise connect_error(database, error) from error
+    try:
+        transaction = connection.begin()
+        if database.backend == "sqlite":
+            # SQLite opens the file lazily: read it now, so that a file that
+            # is no database, or one locked by a writer, is a connection error
+            # (exit 2) rather than every model's.
+            connection.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+    except sa_exc.DBAPIError as error:
+        try:
+            connection.close()
+        except sa_exc.SQLAlchemyError:
+            pass
+        raise connect_error(database, error) from error
     try:
         yield connection
     finally:
         try:
-            if transaction.is_active:
-                transaction.rollback()
-        except sa_exc.DBAPIError:
+            # Whatever transaction is current: the application's code may
+            # have ended ours and begun another.
+            if transaction.is_active or connection.in_transaction():
+                connection.rollback()
+        except sa_exc.SQLAlchemyError:
             pass  # the connection is already gone; nothing was written
         try:
             connection.close()
@@ -250,7 +341,7 @@ def connection_for(
     if isinstance(bind, Session):
         connection = bind.connection()
         url = connection.engine.url
-        yield connection, url.render_as_string(hide_password=True), lambda text: redact(text, url)
+        yield connection, display_url(url), lambda text: redact(text, url)
         return
     owned = not isinstance(bind, (Database, Engine))
     if isinstance(bind, Engine):

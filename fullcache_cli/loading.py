@@ -60,13 +60,25 @@ def _load_dotted(name: str) -> ModuleType:
         missing = error.name or ""
         if missing and (name == missing or name.startswith(missing + ".")):
             raise ConfigError(f"models module {name!r} not found from {cwd}: {_HOW}") from None
-        raise _import_failure(name, error) from None
+        raise _import_failure(name, error) from error
     except SyntaxError as error:
-        raise _syntax_failure(name, error) from None
+        raise _syntax_failure(name, error) from error
     except Exception as error:
-        raise _import_failure(name, error) from None
+        raise _import_failure(name, error) from error
     except SystemExit as error:
-        raise _import_failure(name, error) from None
+        raise _import_failure(name, error) from error
+
+
+PRIVATE_PREFIX = "_fullcache_models_"
+
+
+def module_label(module: ModuleType) -> str:
+    """The module as the user named it: its dotted name, or the file of a
+    ``.py`` path whose name was taken (imported under a private name)."""
+    name = module.__name__
+    if name.startswith(PRIVATE_PREFIX) and getattr(module, "__file__", None):
+        return str(module.__file__)
+    return name
 
 
 def _load_path(path: Path) -> ModuleType:
@@ -78,7 +90,7 @@ def _load_path(path: Path) -> ModuleType:
     if known is not None:
         if getattr(known, "__file__", None) and Path(known.__file__).resolve() == path:
             return known
-        name = f"_fullcache_models_{abs(hash(str(path)))}"
+        name = f"{PRIVATE_PREFIX}{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"models file {str(path)!r} cannot be loaded as Python: {_HOW}")
@@ -91,10 +103,11 @@ def _load_path(path: Path) -> ModuleType:
         spec.loader.exec_module(module)
     except SyntaxError as error:
         del sys.modules[name]
-        raise _syntax_failure(str(path), error) from None
+        raise _syntax_failure(str(path), error) from error
     except (Exception, SystemExit) as error:
+        # Chained, so that --traceback shows where in the module it raised.
         del sys.modules[name]
-        raise _import_failure(str(path), error) from None
+        raise _import_failure(str(path), error) from error
     return module
 
 
@@ -172,7 +185,7 @@ def require_models(module: ModuleType) -> List[CachedModel]:
     models = discover_models(module)
     if not models:
         raise ModelsNotFound(
-            f"no cached models in {module.__name__!r}: looked for mapped classes with "
+            f"no cached models in {module_label(module)!r}: looked for mapped classes with "
             f"{', '.join(PROTOCOL)} (a HasFullTableCache mixin); {_HOW}"
         )
     return models

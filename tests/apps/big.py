@@ -1,0 +1,31 @@
+"""One wide-open model for the large-table tests: ``fill(engine, rows,
+keys)`` writes ``rows`` rows whose cache_key() takes only ``keys`` distinct
+values, so nearly every row is in a collision and every problem list is long."""
+
+from sqlalchemy import Integer, String, insert
+from sqlalchemy.orm import DeclarativeBase, mapped_column
+
+from fullcache_cli import HasFullTableCache
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Big(HasFullTableCache, Base):
+    __tablename__ = "big"
+    id = mapped_column(Integer, primary_key=True)
+    name = mapped_column(String(50))
+
+    def cache_key(self):
+        return self.name
+
+
+def fill(engine, rows: int, keys: int, batch: int = 50_000) -> None:
+    Base.metadata.create_all(engine)
+    with engine.begin() as connection:
+        for start in range(1, rows + 1, batch):
+            connection.execute(
+                insert(Big),
+                [{"id": n, "name": f"key-{n % keys}"} for n in range(start, min(start + batch, rows + 1))],
+            )

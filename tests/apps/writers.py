@@ -1,0 +1,159 @@
+"""Models whose own code tries to write, every way an application might:
+fullcache must leave the database exactly as it found it.
+
+- ``AddsRow``: populate_cache adds a row, flushes, and commits
+- ``CommitsConnection``: populate_cache commits the session's connection,
+  then inserts through it and commits again
+- ``EngineWriter``: populate_cache opens new connections from the session's
+  engine (one in a transaction, one in autocommit mode) and inserts
+- ``Mutates``: cache_key() changes the object in place (a dirty object)
+- ``HookWriter``: by_id and by_cache_key go through a lookup hook that
+  inserts, flushes and commits the session's connection
+- ``Plain``: a clean model after all of them (it must still be warmed)
+
+``attempted`` lists every write the models' code tried (the tests check that
+each ran), ``written`` those the database did not refuse.
+"""
+
+from sqlalchemy import Integer, String, text
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+
+from fullcache_cli import HasFullTableCache
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+attempted: list = []
+written: list = []
+
+
+def _try(what, write):
+    """Run one write; an error is the database refusing it, and the code
+    goes on as an application's would."""
+    attempted.append(what)
+    try:
+        write()
+        written.append(what)
+    except Exception:
+        pass
+
+
+class _Named(HasFullTableCache):
+    id = mapped_column(Integer, primary_key=True)
+    name = mapped_column(String(100))
+
+    def cache_key(self):
+        return self.name
+
+
+class AddsRow(_Named, Base):
+    __tablename__ = "writers_adds_row"
+
+    @classmethod
+    def populate_cache(cls, _db):
+        def add_flush_commit():
+            _db.add(cls(id=100, name="added by populate_cache"))
+            _db.flush()
+            _db.commit()
+
+        _try("add, flush, commit", add_flush_commit)
+        _db.rollback()
+        _db.commit()
+        super().populate_cache(_db)
+
+
+class CommitsConnection(_Named, Base):
+    __tablename__ = "writers_commits_connection"
+
+    @classmethod
+    def populate_cache(cls, _db):
+        def commit_insert_commit():
+            connection = _db.connection()
+            connection.commit()
+            connection.execute(text(f"INSERT INTO {cls.__tablename__} (id, name) VALUES (101, 'after commit')"))
+            connection.commit()
+
+        _try("connection commit, insert, commit", commit_insert_commit)
+        super().populate_cache(_db)
+
+
+class EngineWriter(_Named, Base):
+    __tablename__ = "writers_engine_writer"
+
+    @classmethod
+    def populate_cache(cls, _db):
+        engine = _db.get_bind().engine
+        insert = f"INSERT INTO {cls.__tablename__} (id, name) VALUES (:id, 'from engine.connect()')"
+
+        def in_transaction():
+            with engine.connect() as connection:
+                connection.execute(text(insert), {"id": 102})
+                connection.commit()
+
+        def in_autocommit():
+            with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                connection.execute(text(insert), {"id": 103})
+
+        def with_begin():
+            with engine.begin() as connection:
+                connection.execute(text(insert), {"id": 104})
+
+        _try("engine.connect(), insert, commit", in_transaction)
+        _try("autocommit engine.connect(), insert", in_autocommit)
+        _try("engine.begin(), insert", with_begin)
+        super().populate_cache(_db)
+
+
+class Mutates(_Named, Base):
+    __tablename__ = "writers_mutates"
+
+    def cache_key(self):
+        attempted.append("cache_key changes the object")
+        self.name = (self.name or "") + "!"
+        return self.name
+
+
+class HookWriter(_Named, Base):
+    __tablename__ = "writers_hook_writer"
+
+    @classmethod
+    def _writing_hook(cls, _db, key):
+        def hook():
+            def write():
+                _db.add(cls(id=200 + len(written), name=f"hook {key}"))
+                _db.flush()
+                _db.connection().commit()
+
+            _try("lookup hook: add, flush, connection commit", write)
+            return _db.get(cls, key) if isinstance(key, int) else None, False
+
+        return hook
+
+    @classmethod
+    def by_id(cls, _db, id):
+        obj, _ = cls._cache_lookup(_db, cls._id_cache, "_id_cache", id, cls._writing_hook(_db, id))
+        # A hit never calls the hook: write here as well.
+        cls._writing_hook(_db, id)()
+        return obj
+
+    @classmethod
+    def by_cache_key(cls, _db, cache_key, lookup_hook=None):
+        return cls._cache_lookup(_db, cls._cache, "_cache", cache_key, cls._writing_hook(_db, cache_key))
+
+
+class Plain(_Named, Base):
+    __tablename__ = "writers_plain"
+
+
+MODELS = [AddsRow, CommitsConnection, EngineWriter, Mutates, HookWriter, Plain]
+
+
+def fill(engine):
+    """Create every table, three rows each."""
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        for model in MODELS:
+            session.execute(model.__table__.insert(), [{"id": n, "name": f"{model.__name__}-{n}"} for n in (1, 2, 3)])
+        session.commit()

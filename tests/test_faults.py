@@ -1,0 +1,142 @@
+"""Faults in the middle of a warm: the connection dropped from under it, a
+statement that runs too long, a table far larger than the screen.
+
+tests/apps/faulty.py's ``Killed`` terminates its own PostgreSQL backend from
+inside populate_cache (through a superuser connection); ``Sleepy`` runs
+``SELECT pg_sleep(5)``. Both run on PostgreSQL, with a password in the URL
+(it must appear nowhere in what is printed).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
+
+from fullcache_cli.cli import cli
+from tests.apps import big, faulty
+
+FAULTY = "tests.apps.faulty"
+PASSWORD = "s3cr3t-P@ss:w0rd/x"
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+def no_password(text: str) -> None:
+    assert PASSWORD not in text and "s3cr3t-P%40ss%3Aw0rd%2Fx" not in text, text
+
+
+@pytest.fixture
+def faulty_pg(postgres_password_url, postgres_admin_url):
+    engine = create_engine(postgres_password_url, poolclass=NullPool)
+    faulty.fill(engine)
+    engine.dispose()
+    faulty.CONTROL["admin_url"] = postgres_admin_url
+    yield postgres_password_url
+    faulty.CONTROL.clear()
+    for model in faulty.MODELS:
+        model.reset_cache()
+
+
+def by_model(document: dict) -> dict:
+    return {m["model"]: m for m in document["models"]}
+
+
+# -- the connection drops mid-warm ----------------------------------------------
+
+
+def test_connection_dropped_mid_warm(faulty_pg):
+    result = invoke("warm", "First", "Killed", "Sleepy", "Last", "--models", FAULTY,
+                    "--database-url", faulty_pg, "--json")
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    no_password(result.output)
+    models = by_model(json.loads(result.stdout))
+    assert models["First"]["status"] == "ok" and models["First"]["cached_ids"] == 3
+    killed = models["Killed"]
+    assert killed["status"] == "error"
+    assert killed["error"].startswith("connection lost while warming Killed: OperationalError:")
+    for later in ("Sleepy", "Last"):
+        assert models[later]["status"] == "not run"
+        assert models[later]["error"] == f"not run: {killed['error']}"
+
+
+def test_connection_dropped_mid_warm_for_people(faulty_pg):
+    result = invoke("check", "First", "Killed", "Last", "--models", FAULTY, "--database-url", faulty_pg)
+
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    no_password(result.output)
+    assert "Killed  unreadable  connection lost while warming Killed" in result.stdout
+    assert "Last  not_run  not run: connection lost while warming Killed" in result.stdout
+    assert "3 models, 3 rows" in result.stdout and "(2 not read)" in result.stdout
+
+
+@pytest.mark.parametrize("command", [["inspect", "Killed"], ["lookup", "Killed", "Killed-1"]])
+def test_connection_dropped_under_inspect_and_lookup(faulty_pg, command):
+    result = invoke(*command, "--models", FAULTY, "--database-url", faulty_pg)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "connection lost while warming Killed" in result.output
+    no_password(result.output)
+
+
+# -- --statement-timeout ------------------------------------------------------------
+
+
+def test_statement_timeout_is_that_models_error(faulty_pg):
+    started = time.monotonic()
+    result = invoke("check", "First", "Sleepy", "Last", "--models", FAULTY, "--database-url", faulty_pg,
+                    "--statement-timeout", "0.5", "--json")
+    elapsed = time.monotonic() - started
+
+    assert elapsed < 4, "pg_sleep(5) was not cancelled"
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    document = json.loads(result.stdout)
+    models = by_model(document)
+    assert models["Sleepy"]["populate_error"] == "QueryCanceled: canceling statement due to statement timeout"
+    # The transaction survives the cancelled statement: the models after it are warmed.
+    assert models["Last"]["status"] == "ok" and models["Last"]["cached_ids"] == 3
+    assert models["First"]["status"] == "ok"
+    assert document["problems"] == 1
+
+
+def test_statement_timeout_under_inspect(faulty_pg):
+    started = time.monotonic()
+    result = invoke("inspect", "Sleepy", "--models", FAULTY, "--database-url", faulty_pg, "--statement-timeout", "0.5")
+    assert time.monotonic() - started < 4
+    assert "Traceback" not in result.output
+    assert "canceling statement due to statement timeout" in result.stdout
+
+
+# -- large tables ---------------------------------------------------------------------
+
+
+def test_inspect_of_a_large_table_prints_a_bounded_report(database_url):
+    """20,000 rows on 10 keys: 19,990 rows in collisions. People see a few
+    lines; --json has every id."""
+    engine = create_engine(database_url, poolclass=NullPool)
+    big.fill(engine, rows=20_000, keys=10)
+    engine.dispose()
+    try:
+        result = invoke("inspect", "Big", "--models", "tests.apps.big", "--database-url", database_url,
+                        "--limit", "5")
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output
+        assert len(result.stdout.splitlines()) < 60, result.stdout
+        assert len(result.stdout) < 12_000
+
+        result = invoke("inspect", "Big", "--models", "tests.apps.big", "--database-url", database_url, "--json")
+        document = json.loads(result.stdout)
+        assert document["rows"] == 20_000
+        assert sum(len(c["ids"]) for c in document["collisions"]) == 20_000
+    finally:
+        big.Big.reset_cache()

@@ -1,0 +1,136 @@
+"""fullcache never writes, whatever the application's code does.
+
+tests/apps/writers.py holds models whose populate_cache adds a row, flushes
+and commits, commits the session's connection and writes through it, opens
+new connections (in a transaction, in autocommit mode) from the session's
+engine and inserts, whose cache_key() changes the object in place, and whose
+lookup hook inserts and commits. After each command a checksum of every table
+of the database is what it was before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.pool import NullPool
+
+import sample_models
+from fullcache_cli.cli import cli
+from fullcache_cli.database import read_only_session
+from tests.apps import writers
+
+WRITERS = "tests.apps.writers"
+
+EVERY_WRITE = {
+    "add, flush, commit",
+    "connection commit, insert, commit",
+    "engine.connect(), insert, commit",
+    "autocommit engine.connect(), insert",
+    "engine.begin(), insert",
+    "cache_key changes the object",
+    "lookup hook: add, flush, connection commit",
+}
+
+
+def checksum(url: str) -> dict:
+    """Each table's row count and a digest of its rows, in a stable order."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            sums = {}
+            for table in sorted(inspect(connection).get_table_names()):
+                rows = sorted(repr(tuple(row)) for row in connection.execute(text(f'SELECT * FROM "{table}"')))
+                sums[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+            return sums
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def writers_url(database_url):
+    engine = create_engine(database_url, poolclass=NullPool)
+    writers.fill(engine)
+    engine.dispose()
+    writers.attempted.clear()
+    writers.written.clear()
+    yield database_url
+    for model in writers.MODELS:
+        model.reset_cache()
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(cli, list(args))
+
+
+@pytest.mark.parametrize("command", ["warm", "check"])
+def test_writing_models_leave_every_table_unchanged(writers_url, command):
+    before = checksum(writers_url)
+    assert before["writers_plain"][0] == 3
+
+    result = invoke(command, "--models", WRITERS, "--database-url", writers_url, "--json")
+
+    assert "Traceback" not in result.output, result.output
+    assert "unexpected" not in result.output, result.output
+    assert result.exit_code in (0, 1), result.output
+    assert set(writers.attempted) == EVERY_WRITE
+    assert checksum(writers_url) == before, f"written: {writers.written}"
+    assert writers.written == []
+    models = {m["model"]: m for m in json.loads(result.stdout)["models"]}
+    # A populate that recovers from its refused write warms in full; so does
+    # every model after the one that committed the connection.
+    for name in ("AddsRow", "EngineWriter", "Mutates", "HookWriter", "Plain"):
+        assert models[name]["status"] == "ok", models[name]
+        assert models[name]["cached_ids"] == 3, models[name]
+
+
+def test_writing_models_leave_every_table_unchanged_through_the_library(writers_url):
+    """The same through read_only_session, as an application would call
+    populate_cache at start-up."""
+    before = checksum(writers_url)
+    for model in writers.MODELS:
+        with read_only_session(writers_url) as session:
+            try:
+                model.populate_cache(session)
+                model.by_id(session, 1)
+            except Exception:
+                pass  # the database refused a write: what matters is that none landed
+    assert set(writers.attempted) == EVERY_WRITE
+    assert checksum(writers_url) == before, f"written: {writers.written}"
+    assert writers.written == []
+
+
+def test_check_of_the_sample_changes_nothing(database_url):
+    engine = create_engine(database_url, poolclass=NullPool)
+    sample_models.create_sample(engine, libraries=5)
+    engine.dispose()
+    before = checksum(database_url)
+
+    result = invoke("check", "--models", "sample_models", "--database-url", database_url)
+
+    assert result.exit_code == 0, result.output
+    assert checksum(database_url) == before
+
+
+def test_inspect_lookup_and_models_of_writing_models_leave_every_table_unchanged(writers_url):
+    before = checksum(writers_url)
+    runs = [["models"]] + [["inspect", model.__name__] for model in writers.MODELS]
+    runs += [["lookup", model.__name__, f"{model.__name__}-1"] for model in writers.MODELS]
+    runs += [
+        ["lookup", "HookWriter", "no such key"],  # a miss: the lookup hook runs, and writes
+        ["lookup", "HookWriter", "2", "--id"],
+        ["lookup", "EngineWriter", "3", "--id"],
+    ]
+    for run in runs:
+        for model in writers.MODELS:
+            model.reset_cache()
+        result = invoke(*run, "--models", WRITERS, "--database-url", writers_url)
+        assert "Traceback" not in result.output, (run, result.output)
+        assert "unexpected" not in result.output, (run, result.output)
+        assert result.exit_code in (0, 1), (run, result.output)
+    assert set(writers.attempted) == EVERY_WRITE
+    assert checksum(writers_url) == before, f"written: {writers.written}"
+    assert writers.written == []
