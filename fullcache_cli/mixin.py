@@ -170,6 +170,18 @@ def _key_deleted_in(session: Session, key) -> bool:
     return False
 
 
+def _by_id_via_cache_lookup(cls: Any, _db: Session, id: Any) -> Any:
+    def lookup_hook():
+        return _db.get(cls, id), False
+
+    obj, _ = cls._cache_lookup(_db, cls._id_cache, "_id_cache", id, lookup_hook)
+    return obj
+
+
+def _by_cache_key_via_cache_lookup(cls: Any, _db: Session, cache_key: Any, lookup_hook: Any) -> Tuple[Any, bool]:
+    return cls._cache_lookup(_db, cls._cache, "_cache", cache_key, lookup_hook)
+
+
 class HasFullTableCache:
     """A mixin for mapped classes whose whole table is kept in memory.
 
@@ -184,6 +196,7 @@ class HasFullTableCache:
     _cache: ClassVar[Any] = RESET
     _id_cache: ClassVar[Any] = RESET
     _fullcache: ClassVar[_ModelState] = _ModelState()
+    _count_hit: ClassVar[Callable[[], Any]] = _fullcache.hits.bump
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -192,6 +205,13 @@ class HasFullTableCache:
         if "_id_cache" not in cls.__dict__:
             cls._id_cache = cls.RESET
         cls._fullcache = _ModelState()
+        # The hit paths count with this, one class attribute away.
+        cls._count_hit = cls._fullcache.hits.bump
+        if "_cache_lookup" in cls.__dict__:
+            # An application's own _cache_lookup: route every lookup
+            # through it, as the original protocol does.
+            cls.by_id = classmethod(_by_id_via_cache_lookup)
+            cls.by_cache_key = classmethod(_by_cache_key_via_cache_lookup)
 
     # -- the protocol -------------------------------------------------------
 
@@ -336,9 +356,11 @@ class HasFullTableCache:
             return None if _is_deleted_in(_db, state) else obj
         key = state.key
         if key is not None:
-            own = _db.identity_map.get(key)
+            # The identity map's own dict: its get() costs more than the hit.
+            own_state = _db.identity_map._dict.get(key)
+            own = own_state.obj() if own_state is not None else None
             if own is not None:
-                return None if _is_deleted_in(_db, instance_state(own)) else own
+                return None if _is_deleted_in(_db, own_state) else own
             if _key_deleted_in(_db, key):
                 return None
         merged = _db.merge(obj, load=False)
@@ -363,12 +385,29 @@ class HasFullTableCache:
     @classmethod
     def by_id(cls, _db: Session, id: Any) -> Any:
         """The object with this primary key, or None."""
-
-        def lookup_hook():
-            return _db.get(cls, id), False
-
-        obj, _ = cls._cache_lookup(_db, cls._id_cache, "_id_cache", id, lookup_hook)
-        return obj
+        # The hit path: a dict lookup and the check that the object belongs
+        # to the caller's session (and was not deleted there); the rest of
+        # the protocol lives in _cache_lookup.
+        try:
+            obj = cls._id_cache.get(id)
+        except (AttributeError, TypeError):  # RESET, or an unhashable id
+            obj = None
+        if obj is not None:
+            state = obj._sa_instance_state
+            if state.session_id == _db.hash_key:
+                if not state._deleted and state not in _db._deleted:
+                    cls._count_hit()
+                    return obj
+            else:
+                # Another session's object: the caller's own copy of the row
+                # when it holds one (merged by an earlier lookup, say).
+                own_state = _db.identity_map._dict.get(state.key)
+                if own_state is not None and not own_state._deleted and own_state not in _db._deleted:
+                    own = own_state.obj()
+                    if own is not None:
+                        cls._count_hit()
+                        return own
+        return _by_id_via_cache_lookup(cls, _db, id)
 
     @classmethod
     def by_cache_key(
@@ -379,6 +418,25 @@ class HasFullTableCache:
     ) -> Tuple[Any, bool]:
         """``(object, is_new)`` for this key; on a miss ``lookup_hook()``
         finds or creates the object."""
+        try:
+            obj = cls._cache.get(cache_key)
+        except (AttributeError, TypeError):  # RESET, or an unhashable key
+            obj = None
+        if obj is not None:
+            state = obj._sa_instance_state
+            if state.session_id == _db.hash_key:
+                if not state._deleted and state not in _db._deleted:
+                    cls._count_hit()
+                    return obj, False
+            else:
+                # Another session's object: the caller's own copy of the row
+                # when it holds one (merged by an earlier lookup, say).
+                own_state = _db.identity_map._dict.get(state.key)
+                if own_state is not None and not own_state._deleted and own_state not in _db._deleted:
+                    own = own_state.obj()
+                    if own is not None:
+                        cls._count_hit()
+                        return own, False
         return cls._cache_lookup(_db, cls._cache, "_cache", cache_key, lookup_hook)
 
     # -- statistics ---------------------------------------------------------
