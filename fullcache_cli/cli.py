@@ -422,4 +422,12 @@ def lookup_command(
 
 
 def main() -> None:
-    cli(prog_name="fullcache")
+    try:
+        cli(prog_name="fullcache")
+    finally:
+        # The process ends here: spare its last collection the walk over
+        # every cached object (seconds for large tables), which frees nothing
+        # that exiting does not free anyway.
+        import gc
+
+        gc.freeze()

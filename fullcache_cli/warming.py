@@ -25,6 +25,7 @@ from sqlalchemy.orm.base import instance_state
 
 from .database import Database, connection_for, session_on
 from .errors import describe
+from .gcpause import gc_paused
 from .loading import CachedModel, cached_model, load_models, require_models, select_models
 from .memory import estimate_cache_bytes, evenly
 from .report import Collision, Lookups, ModelReport, RowError, WarmReport
@@ -242,9 +243,11 @@ class _Observer:
                 return report
             if self.progress is not None:
                 self.progress.model_started(self.model.name, report.rows)
-            self.populate(session)
-            with session.no_autoflush:
-                self.observe(session)
+            # The collector paused for foreign mixins' populates too (gcpause).
+            with gc_paused():
+                self.populate(session)
+                with session.no_autoflush:
+                    self.observe(session)
         finally:
             try:
                 session.close()
@@ -312,7 +315,7 @@ class _Observer:
         """Collisions, key errors and None keys, from the rows whose object is
         not a value of the key cache (the only ones whose key is computed again)."""
         report = self.report
-        kept = {id(obj) for obj in key_cache.values()}
+        kept = set(map(id, key_cache.values()))
         losers: dict = {}
         none_keys = []
         for obj in rows:
@@ -357,8 +360,9 @@ class _Observer:
                 state = instance_state(obj)
             except Exception:
                 continue
-            if state.key is not None and not state.modified and not any(k in state.dict for k in cascading):
-                continue
+            if state.key is not None and not state.modified:
+                if not cascading or not any(k in state.dict for k in cascading):
+                    continue
             if scratch is None:
                 scratch = Session()
             try:
@@ -373,10 +377,10 @@ class _Observer:
 
     @staticmethod
     def cached_objects(id_cache: dict, key_cache: dict) -> Iterator[Any]:
+        """Every object either cache holds, once."""
         yield from id_cache.values()
-        for obj in key_cache.values():
-            if id_cache.get(row_id(obj)) is not obj:
-                yield obj
+        by_id = set(map(id, id_cache.values()))
+        yield from (obj for obj in key_cache.values() if id(obj) not in by_id)
 
     def time_lookups(self) -> None:
         report, cls = self.report, self.cls
