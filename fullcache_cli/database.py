@@ -304,18 +304,47 @@ def session_on(connection: Connection) -> Session:
     return Session(bind=connection, join_transaction_mode="create_savepoint")
 
 
+def private_engine(engine: Engine, statement_timeout: Optional[float] = None) -> tuple[Database, bool]:
+    """``(database, owned)`` for an application's Engine.
+
+    fullcache reads through an engine of its own on a pool recreated from the
+    application's (the same connect function and arguments, the same pool
+    listeners), made read-only like every engine fullcache opens, so that
+    neither its settings nor its transactions touch the application's
+    connections. A SQLite database in memory lives in its one connection: a
+    new pool would be another, empty database, so there the application's
+    engine is used as it is, and only the rollback guards it.
+    """
+    from sqlalchemy.pool import SingletonThreadPool, StaticPool
+
+    if isinstance(engine.pool, (StaticPool, SingletonThreadPool)):
+        return Database(engine, engine.url), False
+    own = Engine(
+        engine.pool.recreate(),
+        engine.dialect,
+        engine.url,
+        echo=engine.echo,
+        hide_parameters=engine.hide_parameters,
+    )
+    _make_read_only(own, engine.dialect.name, statement_timeout)
+    return Database(own, engine.url), True
+
+
+def _database_for(bind: "str | URL | Engine | Database", statement_timeout: Optional[float]) -> tuple[Database, bool]:
+    """``(database, owned)``: owned ones are disposed of when done."""
+    if isinstance(bind, Engine):
+        return private_engine(bind, statement_timeout)
+    if isinstance(bind, Database):
+        return bind, False
+    return open_database(bind, statement_timeout=statement_timeout), True
+
+
 @contextmanager
 def read_only_session(bind: "str | URL | Engine | Database") -> Iterator[Session]:
     """A session for application code (``populate_cache`` at start-up, say)
     that can never write: read-only where the backend allows, and rolled
     back at the end whatever it did."""
-    owned = not isinstance(bind, (Engine, Database))
-    if isinstance(bind, Engine):
-        database = Database(bind, bind.url)
-    elif isinstance(bind, Database):
-        database = bind
-    else:
-        database = open_database(bind)
+    database, owned = _database_for(bind, None)
     try:
         with read_only_connection(database) as connection:
             session = session_on(connection)
@@ -335,7 +364,8 @@ def connection_for(
     """``(connection, display URL, redact)`` for any kind of bind.
 
     A URL or Engine gets a read-only connection in a transaction that is
-    rolled back; a Session lends its own connection, whose transaction
+    rolled back (an Engine: on a pool of fullcache's own, see
+    private_engine); a Session lends its own connection, whose transaction
     fullcache's sessions join through savepoints and leave as it was.
     """
     if isinstance(bind, Session):
@@ -343,13 +373,7 @@ def connection_for(
         url = connection.engine.url
         yield connection, display_url(url), lambda text: redact(text, url)
         return
-    owned = not isinstance(bind, (Database, Engine))
-    if isinstance(bind, Engine):
-        database = Database(bind, bind.url)
-    elif isinstance(bind, Database):
-        database = bind
-    else:
-        database = open_database(bind, statement_timeout=statement_timeout)
+    database, owned = _database_for(bind, statement_timeout)
     try:
         with read_only_connection(database) as connection:
             yield connection, database.display_url, database.redact

@@ -14,6 +14,7 @@ table is read a second time only when populate did not load every row.
 from __future__ import annotations
 
 import time
+import warnings
 from types import ModuleType
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Protocol, Sequence
 
@@ -278,7 +279,11 @@ class _Observer:
             self.fail_if_lost(error)
             self.report.populate_error = self.describe(error)
             if isinstance(error, sa_exc.DBAPIError) or not session.is_active:
-                session.rollback()
+                with warnings.catch_warnings():
+                    # "nested transaction already deassociated": the model's
+                    # own code ended the transaction; the report says so.
+                    warnings.simplefilter("ignore", sa_exc.SAWarning)
+                    session.rollback()
         finally:
             self.report.warm_seconds = time.perf_counter() - started
             event.remove(session, "loaded_as_persistent", on_load)

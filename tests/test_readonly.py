@@ -134,3 +134,27 @@ def test_inspect_lookup_and_models_of_writing_models_leave_every_table_unchanged
     assert set(writers.attempted) == EVERY_WRITE
     assert checksum(writers_url) == before, f"written: {writers.written}"
     assert writers.written == []
+
+
+def test_warm_through_the_applications_engine_writes_nothing_and_leaves_it_writable(writers_url):
+    """An application hands its own Engine to fullcache_cli.warm(): the
+    models' writes are refused, and the application's connections are
+    not made read-only by it."""
+    import fullcache_cli
+
+    before = checksum(writers_url)
+    engine = create_engine(writers_url)  # the application's engine, its default pool
+    try:
+        with engine.connect() as connection:  # a pooled connection, reused below
+            connection.execute(text("SELECT 1"))
+        report = fullcache_cli.warm(engine, writers)
+        assert set(writers.attempted) == EVERY_WRITE
+        assert writers.written == []
+        assert checksum(writers_url) == before
+        assert {m.model: m.cached_ids for m in report.models}["Plain"] == 3
+
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO writers_plain (id, name) VALUES (900, 'the application writes')"))
+        assert checksum(writers_url)["writers_plain"][0] == before["writers_plain"][0] + 1
+    finally:
+        engine.dispose()
