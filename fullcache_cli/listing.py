@@ -42,16 +42,26 @@ def list_models(bind: Any, models: Sequence[CachedModel]) -> ModelsReport:
     error; the others are still counted)."""
     with connection_for(bind) as (connection, display_url, redact):
         report = ModelsReport(display_url)
+        lost: Optional[str] = None
         for model in models:
             row = ModelRow(model)
+            report.models.append(row)
+            if lost is not None:
+                row.error = f"not counted: {lost}"
+                continue
             session = session_on(connection)
             try:
                 row.rows = session.execute(select(func.count()).select_from(model.cls)).scalar_one()
             except Exception as error:
-                if connection.invalidated:
-                    raise
-                row.error = f"table {model.table!r} cannot be read: {redact(describe(error))}"
+                if connection.invalidated or connection.closed:
+                    lost = f"connection lost while counting {model.name}: {redact(describe(error))}"
+                    row.error = lost
+                else:
+                    row.error = f"table {model.table!r} cannot be read: {redact(describe(error))}"
             finally:
-                session.close()
-            report.models.append(row)
+                try:
+                    session.close()
+                except Exception as error:
+                    if lost is None and (connection.invalidated or connection.closed):
+                        lost = f"connection lost after counting {model.name}: {redact(describe(error))}"
     return report

@@ -82,6 +82,8 @@ def module_label(module: ModuleType) -> str:
 
 
 def _load_path(path: Path) -> ModuleType:
+    if path.is_dir():
+        raise ConfigError(f"models path {str(path)!r} is a folder, not a .py file: {_HOW}")
     if not path.is_file():
         raise ConfigError(f"models file {str(path)!r} does not exist: {_HOW}")
     path = path.resolve()

@@ -88,6 +88,44 @@ def test_connection_dropped_under_inspect_and_lookup(faulty_pg, command):
     no_password(result.output)
 
 
+def test_connection_dropped_under_models(faulty_pg, postgres_admin_url):
+    """The backend is terminated right after the first COUNT: that model is
+    counted, the next says the connection was lost, the rest are not counted."""
+    from sqlalchemy import event, text
+    from sqlalchemy.engine import Engine
+
+    admin = create_engine(postgres_admin_url, poolclass=NullPool)
+    killed = []
+
+    def kill_after_first_count(conn, cursor, statement, parameters, context, executemany):
+        if not killed and "count(" in statement.lower():
+            pid = cursor.connection.get_backend_pid()
+            with admin.connect() as connection:
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+            killed.append(pid)
+
+    event.listen(Engine, "after_cursor_execute", kill_after_first_count)
+    try:
+        result = invoke("models", "--models", FAULTY, "--database-url", faulty_pg, "--json")
+    finally:
+        event.remove(Engine, "after_cursor_execute", kill_after_first_count)
+        admin.dispose()
+
+    assert killed
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "rerun with --traceback" not in result.output
+    no_password(result.output)
+    rows = json.loads(result.stdout)["models"]
+    assert rows[0]["error"] is None and rows[0]["rows"] == 3
+    # Found when the first count's savepoint is released, or by the next count.
+    lost = rows[1]["error"]
+    assert lost.startswith(f"not counted: connection lost after counting {rows[0]['model']}: OperationalError") or \
+        lost.startswith(f"connection lost while counting {rows[1]['model']}: OperationalError"), lost
+    for later in rows[2:]:
+        assert later["rows"] is None
+        assert later["error"] == "not counted: " + lost.removeprefix("not counted: ")
+
+
 # -- --statement-timeout ------------------------------------------------------------
 
 

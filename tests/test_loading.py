@@ -80,6 +80,13 @@ def test_py_path_missing(database_url, tmp_path):
     one_line_error(result, 2, f"models file '{path}' does not exist", HOW)
 
 
+def test_py_path_that_is_a_folder(database_url, tmp_path):
+    folder = tmp_path / "myapp"
+    folder.mkdir()
+    result = invoke("warm", "--models", str(folder), "--database-url", database_url, "--json")
+    one_line_error(result, 2, f"models path '{folder}' is a folder, not a .py file", HOW)
+
+
 def test_syntax_error(database_url, tmp_path):
     path = tmp_path / "syntax_error_models.py"
     path.write_text("from sqlalchemy.orm import DeclarativeBase\n\nclass Base(DeclarativeBase:\n    pass\n")
