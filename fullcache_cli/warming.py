@@ -1,24 +1,27 @@
 """Warming: fill each model's caches with the model's own ``populate_cache``
 and observe what the application really gets.
 
-Per model, in one read-only session: COUNT the rows; populate while noting
-every object the ORM loads; find the rows whose key was lost (to a
-collision, an error, None) by calling ``cache_key()`` again only on rows the
-key cache does not hold; check which cached objects a lookup from another
-session could not merge (a state check, a real merge only where that does not
-decide); size the caches from a sample. Then, from a second session, time
-hits through the model's own ``by_id`` against primary-key queries. The
-table is read a second time only when populate did not load every row.
+Per model, in one read-only session: COUNT the rows; populate (the cyclic
+collector paused, nothing listening on each loaded object); find the rows
+whose key was lost (to a collision, an error, None) by calling
+``cache_key()`` again only on rows the key cache does not hold; check which
+cached objects a lookup from another session could not merge (a state check,
+a real merge only where that does not decide); size the caches from a
+sample. Then, from a second session, time hits through the model's own
+``by_id`` against primary-key queries. The table is read a second time only
+when the caches do not hold every row (populate dropped some, or stopped).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Protocol, Sequence
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -35,6 +38,7 @@ from .timing import p50_p99, time_calls
 LOOKUP_SAMPLES = 200  # ids timed through the model's own by_id
 DB_SAMPLES = 50  # of those, also fetched by primary key from the database
 STREAM_BATCH = 1000
+PROGRESS_SECONDS = 0.2  # how often the progress display hears of rows loaded
 
 
 class WarmProgress(Protocol):
@@ -217,7 +221,6 @@ class _Observer:
         self.redact = redact
         self.lookup_samples = lookup_samples
         self.report = _base_report(model)
-        self.loaded: List[Any] = []
 
     def describe(self, error: BaseException) -> str:
         return self.redact(describe(error))
@@ -258,23 +261,16 @@ class _Observer:
         return report
 
     def populate(self, session: Session) -> None:
-        cls, loaded, progress, name = self.cls, self.loaded, self.progress, self.model.name
-
-        def on_load(_session: Session, instance: Any) -> None:
-            if isinstance(instance, cls):
-                loaded.append(instance)
-                if progress is not None and not len(loaded) % 4096:
-                    progress.rows_loaded(name, len(loaded))
-
+        cls = self.cls
         # The report describes what this populate builds, not what an
         # earlier one left behind.
         reset = getattr(cls, "reset_cache", None)
         if callable(reset):
             reset()
-        event.listen(session, "loaded_as_persistent", on_load)
         started = time.perf_counter()
         try:
-            cls.populate_cache(session)
+            with self.rows_progress(session):
+                cls.populate_cache(session)
         except Exception as error:
             self.fail_if_lost(error)
             self.report.populate_error = self.describe(error)
@@ -286,7 +282,30 @@ class _Observer:
                     session.rollback()
         finally:
             self.report.warm_seconds = time.perf_counter() - started
-            event.remove(session, "loaded_as_persistent", on_load)
+
+    @contextmanager
+    def rows_progress(self, session: Session) -> Iterator[None]:
+        """Rows loaded so far, for the progress display: the session's
+        identity map, read a few times a second from a thread of its own (a
+        listener on every loaded object would slow the load by a quarter)."""
+        progress, name, total = self.progress, self.model.name, self.report.rows
+        if progress is None:
+            yield
+            return
+        done = threading.Event()
+
+        def poll() -> None:
+            while not done.wait(PROGRESS_SECONDS):
+                loaded = len(session.identity_map)
+                progress.rows_loaded(name, loaded if total is None else min(loaded, total))
+
+        thread = threading.Thread(target=poll, name=f"fullcache progress {name}", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def observe(self, session: Session) -> None:
         cls, report = self.cls, self.report
@@ -296,14 +315,15 @@ class _Observer:
         report.cached_keys = len(key_cache)
         # Before cache_key() is called again: it may change objects itself.
         report.merge_failures = self.merge_failures(id_cache, key_cache)
-        rows = self.every_row(session, id_cache)
+        rows = self.every_row(session, id_cache, key_cache)
         self.key_problems(rows, key_cache)
         report.memory_bytes = estimate_cache_bytes(id_cache, key_cache)
 
-    def every_row(self, session: Session, id_cache: dict) -> List[Any]:
-        """Every row of the table as an object: those populate loaded, and
-        (only when it did not load them all) the rest, read again."""
-        rows = self.loaded or list(id_cache.values())
+    def every_row(self, session: Session, id_cache: dict, key_cache: dict) -> List[Any]:
+        """Every row of the table as an object: those the caches hold, and
+        (only when they do not hold them all: populate dropped or never
+        reached some) the rest, read again."""
+        rows = list(self.cached_objects(id_cache, key_cache))
         if self.report.rows is not None and len(rows) < self.report.rows:
             seen = {row_id(obj) for obj in rows}
             try:
