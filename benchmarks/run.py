@@ -55,6 +55,7 @@ FULLCACHE = str(Path(PYTHON).parent / "fullcache")
 MODELS = str(HERE / "bench_models.py")
 
 CURVE_TOLERANCE = 1.2
+SMALL_REPEATS = 5  # warms a curve round of a small size (see curve())
 _started = time.perf_counter()
 
 
@@ -324,23 +325,31 @@ def startup(db: Databases, rows: int, runs: int) -> dict:
 def curve(db: Databases, sizes: List[int], runs: int) -> List[dict]:
     """Warm time per row at each size: ``runs`` rounds over all sizes in turn
     (after one untimed round), so that a busy spell of the machine falls on
-    every size alike; each run also times the seed's loop at that size."""
+    every size alike; each run also times the seed's loop at that size.
+    A small size's warm lasts a fraction of a second, so one busy moment
+    moves its figure (the base of every ratio) the most: small sizes are
+    warmed several times a round, up to SMALL_REPEATS, as long as that adds
+    up to a tenth of the largest size's rows."""
     for size in sizes:
         db.ensure(size)
+    largest = max(sizes)
+    repeats = {s: max(1, min(SMALL_REPEATS, largest // (10 * s))) for s in sizes}
     samples: Dict[int, Dict[str, List[float]]] = {s: {"warm": [], "process": [], "seed": []} for s in sizes}
     for attempt in range(runs + 1):
         say(f"curve {', '.join(f'{s:,}' for s in sizes)} rows: round {attempt}/{runs}"
             + (" (untimed)" if attempt == 0 else ""))
         for size in sizes:
             env = db.env(size)
-            run = checked(run_process(fullcache_warm(db), env), "fullcache warm --json")
-            model = json.loads(run.stdout)["models"][0]
-            if model["cached_ids"] != size:
-                raise RuntimeError(f"fullcache warm cached {model['cached_ids']} of {size} rows")
+            for repeat in range(repeats[size]):
+                run = checked(run_process(fullcache_warm(db), env), "fullcache warm --json")
+                model = json.loads(run.stdout)["models"][0]
+                if model["cached_ids"] != size:
+                    raise RuntimeError(f"fullcache warm cached {model['cached_ids']} of {size} rows")
+                if attempt:
+                    samples[size]["warm"].append(model["warm_seconds"] / size * 1e6)
+                    samples[size]["process"].append(run.seconds / size * 1e6)
             seed = json.loads(checked(run_process(seed_warm(db), env), "seed_warm.py").stdout)
             if attempt:
-                samples[size]["warm"].append(model["warm_seconds"] / size * 1e6)
-                samples[size]["process"].append(run.seconds / size * 1e6)
                 samples[size]["seed"].append(seed["populate_seconds"] / size * 1e6)
     return [{
         "rows": size,
@@ -443,7 +452,7 @@ def curve_figures(args: argparse.Namespace, db: Databases, raw: Dict[str, Any]) 
         point["warm_us_per_row"], base["warm_us_per_row"],
         f"itself at {base['rows']:,} rows", f"within {CURVE_TOLERANCE}x",
         max_ratio=CURVE_TOLERANCE, min_ratio=1 / CURVE_TOLERANCE,
-        notes=f"report warm_seconds/rows, median of {args.curve_runs}; whole process "
+        notes=f"report warm_seconds/rows, median of {len(point['warm_us_per_row_runs'])}; whole process "
               f"{point['process_us_per_row']:.1f} us/row; the seed's loop {point['seed_populate_us_per_row']:.1f} us/row",
     ) for point in points]
 
