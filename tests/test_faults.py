@@ -178,3 +178,54 @@ def test_inspect_of_a_large_table_prints_a_bounded_report(database_url):
         assert sum(len(c["ids"]) for c in document["collisions"]) == 20_000
     finally:
         big.Big.reset_cache()
+
+
+MILLION = 1_000_000
+
+# The child process is run by a small wrapper, so that RUSAGE_CHILDREN holds
+# that one process's peak and no other's.
+PEAK_RSS = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stdout.write(done.stdout)\n"
+    "sys.stderr.write(done.stderr)\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, file=sys.stderr)\n"
+    "sys.exit(done.returncode)\n"
+)
+
+UNITS = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
+
+
+def test_inspect_of_a_million_rows_is_bounded_in_output_and_memory(database_url):
+    """A real process inspects a table of a million rows, nearly all of them
+    in collisions: the report stays a screenful, and the process's peak
+    memory stays within a small multiple of what the cache itself holds."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    engine = create_engine(database_url, poolclass=NullPool)
+    big.fill(engine, rows=MILLION, keys=10)
+    engine.dispose()
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", PEAK_RSS, sys.executable, "-m", "fullcache_cli", "inspect", "Big",
+         "--models", "tests.apps.big", "--database-url", database_url],
+        capture_output=True, text=True, cwd=root, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    assert len(done.stdout.splitlines()) < 60, done.stdout
+    assert len(done.stdout) < 12_000
+    assert "Collisions (10)" in done.stdout, done.stdout
+    assert f"… (+{MILLION // 10 - 50})" in done.stdout, done.stdout  # 100,000 ids a key, 50 shown
+
+    peak = int(done.stderr.strip().splitlines()[-1])
+    found = re.search(r"memory (\d+(?:\.\d+)?) (B|KiB|MiB|GiB)", done.stdout)
+    assert found, done.stdout
+    cache = float(found.group(1)) * UNITS[found.group(2)]
+    assert cache > MILLION * 200  # the million objects are in it
+    # The interpreter and its modules (~100 MiB), then the cache and the
+    # report: never the table held twice.
+    assert peak < 150 * 1024**2 + 1.6 * cache, (peak, cache)
