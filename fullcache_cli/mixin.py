@@ -421,6 +421,8 @@ class HasFullTableCache:
     ) -> Tuple[Any, bool]:
         """``(object, is_new)`` for this key; on a miss ``lookup_hook()``
         finds or creates the object."""
+        # The hit path of by_id, written out again on purpose: a shared
+        # helper would add a function call to every hit (see benchmarks/).
         try:
             obj = cls._cache.get(cache_key)
         except (AttributeError, TypeError):  # RESET, or an unhashable key
