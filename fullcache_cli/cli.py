@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, redirect_stdout
 from typing import Any, Callable, Iterator, List, Optional
 
 import click
@@ -169,7 +169,8 @@ class Target:
         from .loading import load_models, require_models
 
         _remember_url(ctx, database_url)
-        self.module = load_models(models_spec)
+        with redirect_stdout(_output(ctx).err.file):  # prints at import: see _user_code
+            self.module = load_models(models_spec)
         self.models = require_models(self.module)
         self._url, _ = resolve_url(database_url, self.module)
         _remember_url(ctx, self._url)
@@ -191,9 +192,11 @@ class Target:
 
 
 @contextmanager
-def _quiet_logging(output) -> Iterator[None]:
-    """Log records and warnings from the application's code become one line
-    each on stderr, never a multi-line traceback."""
+def _user_code(output) -> Iterator[None]:
+    """While the application's code runs: what it prints goes to stderr (stdout
+    carries the report alone: one JSON document with --json), and its log
+    records and warnings become one line each on stderr, never a multi-line
+    traceback."""
     import logging
 
     class OneLine(logging.Handler):
@@ -213,7 +216,8 @@ def _quiet_logging(output) -> Iterator[None]:
     root.handlers = [handler]
     logging.captureWarnings(True)
     try:
-        yield
+        with redirect_stdout(output.err.file):
+            yield
     finally:
         logging.captureWarnings(False)
         root.handlers = saved
@@ -267,7 +271,7 @@ def models_command(ctx: click.Context, models_spec, database_url, connect_timeou
 
     output = _output(ctx, as_json)
     target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
-    with _quiet_logging(output), target.database() as database:
+    with _user_code(output), target.database() as database:
         report = list_models(database, target.models)
     output.emit(report)
     ctx.exit(EXIT_PROBLEMS if report.unreadable else 0)
@@ -277,7 +281,7 @@ def _warm(ctx, output, target: Target, names, **options):
     from .warming import check
 
     selected = target.select(list(names))
-    with _quiet_logging(output), target.database() as database, _progress(output) as progress:
+    with _user_code(output), target.database() as database, _progress(output) as progress:
         return check(database, selected, progress=progress, **options)
 
 
@@ -379,7 +383,7 @@ def inspect_command(
     output = _output(ctx, as_json)
     target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
     (chosen,) = target.select([model])
-    with _quiet_logging(output), target.database() as database:
+    with _user_code(output), target.database() as database:
         report = inspect_model(database, chosen, limit=limit)
     output.emit(report)
     ctx.exit(EXIT_PROBLEMS if report.model.status != "ok" else 0)
@@ -415,7 +419,7 @@ def lookup_command(
     output = _output(ctx, as_json)
     target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
     (chosen,) = target.select([model])
-    with _quiet_logging(output), target.database() as database:
+    with _user_code(output), target.database() as database:
         report = lookup(database, chosen, key, by_id=by_id, repeat=repeat)
     output.emit(report)
     ctx.exit(0 if report.found else EXIT_PROBLEMS)

@@ -354,7 +354,24 @@ def test_application_logs_are_one_line_each_and_never_break_its_code(faulty_url)
         "log warning tests.apps.faulty: first line of a warning",
         "log error tests.apps.faulty: refreshing failed",
         "log warning tests.apps.faulty: %s rows of %s",
+        "populating Chatty",
     ]
+
+
+@pytest.mark.parametrize("command", [["models"], ["warm", "Chatty"], ["check", "Chatty"], ["inspect", "Chatty"],
+                                     ["lookup", "Chatty", "Chatty-1"]])
+def test_what_the_application_prints_goes_to_stderr(faulty_url, tmp_path, command):
+    """stdout carries the report alone, whatever the models print at import
+    or while they warm: with --json, one JSON document."""
+    models = tmp_path / "printing_models.py"
+    models.write_text('print("importing the models")\nfrom tests.apps.faulty import Chatty\n')
+    result = invoke(*command, "--models", str(models), "--database-url", faulty_url, "--json")
+    assert result.exit_code == 0, result.output
+    json.loads(result.stdout)
+    assert "importing the models" not in result.stdout and "populating Chatty" not in result.stdout
+    assert result.stderr.splitlines()[0] == "importing the models"
+    if command[0] != "models":
+        assert "populating Chatty" in result.stderr.splitlines()
 
 
 # -- passwords --------------------------------------------------------------------

@@ -11,7 +11,8 @@ fullcache (the module is imported once, so the CLI sees the same dict).
   (a URL with a password) in the message
 - ``KeyLeaky``: cache_key() raises with ``CONTROL["secret_url"]`` in the message
 - ``Chatty``: populate_cache logs a multi-line message, an exception with its
-  traceback, and a call whose arguments do not fit its format, then warms
+  traceback, and a call whose arguments do not fit its format, prints a line
+  to stdout, then warms
 """
 
 import logging
@@ -87,6 +88,7 @@ def _populate_chatty(cls, _db):
     except LookupError:
         log.exception("refreshing failed")
     log.warning("%s rows of %s", 3)  # one argument short, as happens
+    print("populating Chatty")  # straight to stdout, as happens too
     HasFullTableCache.populate_cache.__func__(cls, _db)
 
 
