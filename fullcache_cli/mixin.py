@@ -256,7 +256,7 @@ class HasFullTableCache:
             return
         try:
             held = cache.setdefault(key, obj)
-        except TypeError as error:
+        except Exception as error:  # unhashable, or its __hash__/__eq__ raised
             record.key_errors.append((id, _describe(error)))
             return
         if held is not obj:

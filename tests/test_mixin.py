@@ -45,9 +45,17 @@ class KeyedByName:
         return self.name
 
 
+class BadHash:
+    """A key whose hash() raises something other than TypeError."""
+
+    def __hash__(self):
+        raise RuntimeError("hash of a broken key")
+
+
 class KeyedByCode(KeyedByName):
     """cache_key() from the ``code`` column: ``None`` -> no key,
-    ``"raise:..."`` -> raises, ``"list:..."`` -> an unhashable list."""
+    ``"raise:..."`` -> raises, ``"list:..."`` -> an unhashable list,
+    ``"badhash:..."`` -> a key whose hash() raises."""
 
     def cache_key(self):
         hook = type(self).on_cache_key
@@ -60,6 +68,8 @@ class KeyedByCode(KeyedByName):
             raise ValueError(f"bad code {code!r}")
         if code.startswith("list:"):
             return [code]
+        if code.startswith("badhash:"):
+            return BadHash()
         return code
 
 
@@ -405,6 +415,16 @@ TAGGED_BAD_KEYS = [
     dict(id=3, code="raise:y"),  # cache_key() raises
     dict(id=4, code="b"),
 ]
+
+
+def test_a_key_whose_hash_raises_keeps_the_row_by_id_and_never_aborts_populate(m, engine, session):
+    insert(engine, m.Tagged, [dict(id=1, code="a"), dict(id=2, code="badhash:z"), dict(id=3, code="b")])
+    m.Tagged.populate_cache(session())
+
+    assert sorted(m.Tagged._id_cache) == [1, 2, 3]
+    assert sorted(m.Tagged._cache) == ["a", "b"]
+    errors = dict(m.Tagged.cache_stats().key_errors)
+    assert list(errors) == [2] and "RuntimeError: hash of a broken key" in errors[2]
 
 
 def test_a_bad_key_keeps_the_row_by_id_and_never_aborts_populate(m, engine, session):
