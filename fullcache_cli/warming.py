@@ -294,10 +294,13 @@ class _Observer:
             return
         done = threading.Event()
 
+        def report() -> None:
+            loaded = len(session.identity_map)
+            progress.rows_loaded(name, loaded if total is None else min(loaded, total))
+
         def poll() -> None:
             while not done.wait(PROGRESS_SECONDS):
-                loaded = len(session.identity_map)
-                progress.rows_loaded(name, loaded if total is None else min(loaded, total))
+                report()
 
         thread = threading.Thread(target=poll, name=f"fullcache progress {name}", daemon=True)
         thread.start()
@@ -306,6 +309,7 @@ class _Observer:
         finally:
             done.set()
             thread.join()
+        report()  # the rows populate ended with, while the report is made
 
     def observe(self, session: Session) -> None:
         cls, report = self.cls, self.report
