@@ -135,17 +135,26 @@ class Output:
             table.add_row(row.model.name, row.model.table, escape(mixin), rows)
         self.out.print(table)
 
+    # Left out first, in this order, when the table is wider than the screen.
+    WARM_DROPPABLE = ("Ids", "DB p50", "Hit p50", "None keys", "Merge fails", "Memory", "Keys")
+
     def warm(self, report: WarmReport) -> None:
         table = Table(title=f"Warmed {len(report.models)} models ({escape(report.database)})", title_justify="left")
-        columns = (
+        columns = [
             "Model", "Rows", "Ids", "Keys", "Collisions", "Key errors", "None keys",
             "Merge fails", "Warm", "Memory", "Hit p50", "DB p50", "Status",
-        )
-        for name in columns:
-            table.add_column(name, justify="left" if name in ("Model", "Status") else "right")
+        ]
         problems = report.problems()
-        for model in report.models:
-            table.add_row(*self._warm_row(model, [p for p in problems if p.model == model.model]))
+        rows = [self._warm_row(model, [p for p in problems if p.model == model.model]) for model in report.models]
+        keep = _fitting(columns, rows, self.out.width, self.WARM_DROPPABLE)
+        for name in keep:
+            table.add_column(name, justify="left" if name in ("Model", "Status") else "right", no_wrap=True)
+        for row in rows:
+            table.add_row(*(cell for name, cell in zip(columns, row) if name in keep))
+        left_out = [name for name in columns if name not in keep]
+        if left_out:
+            table.caption = f"Too narrow for {', '.join(left_out)}: see --json or a wider terminal."
+            table.caption_justify = "left"
         self.out.print(table)
         if problems:
             self.out.print(f"\n[bold]Problems[/] ({len(problems)})")
@@ -206,6 +215,23 @@ class Output:
         unreadable = sum(1 for p in problems if p.kind in UNREADABLE_KINDS)
         extra = f" ({unreadable} not read)" if unreadable else ""
         return f"{summary}: [red]{len(problems)} problem{'s' * (len(problems) != 1)}[/]{extra}"
+
+
+def _fitting(columns: list, rows: list, width: int, droppable: tuple) -> list:
+    """The columns to show: all of them if the table fits ``width``, else
+    without the droppable ones, in their order, until it fits."""
+    from rich.text import Text
+
+    widths = {
+        name: max([len(name)] + [Text.from_markup(row[i]).cell_len for row in rows])
+        for i, name in enumerate(columns)
+    }
+    keep = list(columns)
+    for name in droppable:
+        if sum(widths[c] + 3 for c in keep) + 1 <= width:
+            break
+        keep.remove(name)
+    return keep
 
 
 class RichProgress:

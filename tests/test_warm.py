@@ -197,3 +197,35 @@ def test_library_warm_joins_an_application_session(planted_url):
             assert session.get(planted.FcFormat, 1).name == "epub"
     finally:
         engine.dispose()
+
+
+def test_a_narrow_terminal_gets_the_columns_that_fit(database_url):
+    """At 80 columns the warm table leaves out the least needed columns,
+    says which, and still fits; a wide one shows every column."""
+    import io
+
+    from rich.console import Console
+
+    import fullcache_cli
+    import sample_models
+    from fullcache_cli.render import Output
+    from tests.helpers import fill_sample
+
+    report = fullcache_cli.warm(fill_sample(database_url), sample_models)
+
+    def rendered(width: int) -> str:
+        out = io.StringIO()
+        console = Console(file=out, width=width, highlight=False, color_system=None)
+        Output(console, Console(file=io.StringIO()), as_json=False).warm(report)
+        return out.getvalue()
+
+    narrow = rendered(80)
+    assert max(len(line) for line in narrow.splitlines()) <= 80, narrow
+    assert "ConfigurationSetting" in narrow and "Collisions" in narrow and "Status" in narrow
+    assert "Too narrow for Ids," in narrow and "DB p50" in narrow
+    assert "…" not in narrow  # nothing cut short
+
+    wide = rendered(200)
+    assert "Too narrow" not in wide
+    for column in ("Ids", "Keys", "None keys", "Merge fails", "Memory", "Hit p50", "DB p50"):
+        assert column in wide
