@@ -317,17 +317,18 @@ class _Observer:
         key_cache = _as_dict(cls._cache, cls.RESET)
         report.cached_ids = len(id_cache)
         report.cached_keys = len(key_cache)
+        cached = self.cached_objects(id_cache, key_cache)
         # Before cache_key() is called again: it may change objects itself.
-        report.merge_failures = self.merge_failures(id_cache, key_cache)
-        rows = self.every_row(session, id_cache, key_cache)
+        report.merge_failures = self.merge_failures(cached)
+        rows = self.every_row(session, cached)
         self.key_problems(rows, key_cache)
         report.memory_bytes = estimate_cache_bytes(id_cache, key_cache)
 
-    def every_row(self, session: Session, id_cache: dict, key_cache: dict) -> List[Any]:
+    def every_row(self, session: Session, cached: List[Any]) -> List[Any]:
         """Every row of the table as an object: those the caches hold, and
         (only when they do not hold them all: populate dropped or never
         reached some) the rest, read again."""
-        rows = list(self.cached_objects(id_cache, key_cache))
+        rows = list(cached)
         if self.report.rows is not None and len(rows) < self.report.rows:
             seen = {row_id(obj) for obj in rows}
             try:
@@ -373,7 +374,7 @@ class _Observer:
                 report.collisions.append(Collision(key, _sorted(every), kept_id))
         report.key_errors.sort(key=lambda e: (str(type(e.id)), e.id if e.id is not None else 0))
 
-    def merge_failures(self, id_cache: dict, key_cache: dict) -> List[RowError]:
+    def merge_failures(self, cached: List[Any]) -> List[RowError]:
         """Cached objects that ``merge(load=False)`` into another session
         would refuse. A clean, persistent object with no loaded relationship
         to cascade into always merges; anything else is tried for real in a
@@ -384,7 +385,7 @@ class _Observer:
         cascading = [r.key for r in mapper.relationships if r.cascade.merge]
         failures = []
         scratch: Optional[Session] = None
-        for obj in self.cached_objects(id_cache, key_cache):
+        for obj in cached:
             try:
                 state = instance_state(obj)
             except Exception:
@@ -405,11 +406,10 @@ class _Observer:
         return failures
 
     @staticmethod
-    def cached_objects(id_cache: dict, key_cache: dict) -> Iterator[Any]:
+    def cached_objects(id_cache: dict, key_cache: dict) -> List[Any]:
         """Every object either cache holds, once."""
-        yield from id_cache.values()
         by_id = set(map(id, id_cache.values()))
-        yield from (obj for obj in key_cache.values() if id(obj) not in by_id)
+        return [*id_cache.values(), *(obj for obj in key_cache.values() if id(obj) not in by_id)]
 
     def time_lookups(self) -> None:
         report, cls = self.report, self.cls
