@@ -168,7 +168,7 @@ def warm_memory(url: str, tracer: str) -> dict:
     """Peak during ``fullcache_cli.warm(url, models)`` against what stays
     allocated after it returns (the caches stay populated)."""
     import fullcache_cli
-    from fullcache_cli import database, memory as _memory, render, report, timing, warming  # noqa: F401
+    from fullcache_cli import database, memory as _memory, render, reports, timing, warming  # noqa: F401
 
     database.open_database(url).dispose()  # the dialect's imports, outside the measurement
     gc.collect()

@@ -13,9 +13,9 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "HasFullTableCache": "fullcache_cli.mixin",
-    "CacheStats": "fullcache_cli.mixin",
-    "CacheMergeError": "fullcache_cli.mixin",
+    "HasFullTableCache": "fullcache_cli.runtime.mixin",
+    "CacheStats": "fullcache_cli.runtime.mixin",
+    "CacheMergeError": "fullcache_cli.runtime.mixin",
     "FullCacheError": "fullcache_cli.errors",
     "UsageError": "fullcache_cli.errors",
     "ConfigError": "fullcache_cli.errors",

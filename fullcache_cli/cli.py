@@ -10,20 +10,19 @@ usage or configuration, 130 interrupted); ``--traceback`` adds the stack.
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from typing import Any, Callable, Iterator, List, Optional
 
 import click
 
-from .report import KINDS
+from .defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_LIMIT, DEFAULT_MODELS, DEFAULT_REPEAT
+from .reports import KINDS, Status
 
 TRACEBACK = "fullcache.traceback"
 SECRETS = "fullcache.urls"
 
 EXIT_PROBLEMS = 1
-EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
@@ -33,38 +32,10 @@ def _remember_url(ctx: click.Context, url: Optional[str]) -> None:
         ctx.meta.setdefault(SECRETS, []).append(url)
 
 
-def _redactor(ctx: Optional[click.Context]) -> Callable[[str], str]:
-    def redact(text: str) -> str:
-        # The URLs are read at each write, not when the output is made: a
-        # command makes its output before it learns the models module's URL.
-        urls = list(ctx.meta.get(SECRETS, [])) if ctx is not None else []
-        urls += [os.environ[name] for name in ("FULLCACHE_DATABASE_URL", "DATABASE_URL") if os.environ.get(name)]
-        secrets = [secret for url in urls for secret in _secrets_of(url)]
-        if secrets:
-            from .database import redact_password
+def _redactor(ctx: click.Context) -> Callable[[str], str]:
+    from .masking import redactor
 
-            for secret in secrets:
-                text = redact_password(text, secret)
-        return text
-
-    return redact
-
-
-@functools.lru_cache(maxsize=32)
-def _secrets_of(url: str) -> tuple:
-    from sqlalchemy.engine import make_url
-
-    from .database import url_secrets
-
-    try:
-        return tuple(url_secrets(make_url(url)))
-    except Exception:
-        # A URL SQLAlchemy cannot parse may still hold user:password@.
-        import re
-        from urllib.parse import unquote
-
-        match = re.search(r"://[^:/@]*:([^@]*)@", url)
-        return (unquote(match.group(1)),) if match and match.group(1) else ()
+    return redactor(lambda: ctx.meta.get(SECRETS, []))
 
 
 def _output(ctx: click.Context, as_json: bool = False):
@@ -118,47 +89,9 @@ def traceback_option(f: Callable) -> Callable:
     )(f)
 
 
-def database_options(f: Callable) -> Callable:
-    """--models, --database-url and the timeouts, shared by every command."""
-    options = [
-        click.option(
-            "--models",
-            "-m",
-            "models_spec",
-            metavar="MODULE",
-            help="Models module: a dotted name importable from the current folder, or a .py path. "
-            "[env FULLCACHE_MODELS; default: sample_models]",
-        ),
-        click.option(
-            "--database-url",
-            metavar="URL",
-            help="Database to read. [env FULLCACHE_DATABASE_URL, DATABASE_URL; "
-            "default: the models module's DATABASE_URL]",
-        ),
-        click.option(
-            "--connect-timeout",
-            type=click.FloatRange(min=0.1),
-            default=10.0,
-            show_default=True,
-            metavar="SECONDS",
-            help="Give up connecting after this long.",
-        ),
-        click.option(
-            "--statement-timeout",
-            type=click.FloatRange(min=0.001),
-            default=None,
-            metavar="SECONDS",
-            help="PostgreSQL: cancel any one statement that runs longer (that model's error).",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def output_options(f: Callable) -> Callable:
-    f = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(f)
-    return traceback_option(f)
+def _with_flag(error: Exception, flag: str) -> Exception:
+    """The library's error, naming the command line's way to fix it."""
+    return type(error)(f"{error} ({flag})")
 
 
 class Target:
@@ -166,13 +99,23 @@ class Target:
 
     def __init__(self, ctx: click.Context, models_spec, database_url, connect_timeout, statement_timeout) -> None:
         from .database import open_database, resolve_url
+        from .errors import ModelsNotFound, NoDatabaseURL, NoModelsModule
         from .loading import load_models, require_models
 
         _remember_url(ctx, database_url)
-        with redirect_stdout(_output(ctx).err.file):  # prints at import: see _user_code
-            self.module = load_models(models_spec)
-        self.models = require_models(self.module)
-        self._url, _ = resolve_url(database_url, self.module)
+        try:
+            with redirect_stdout(_output(ctx).err.file):  # prints at import: see _user_code
+                self.module = load_models(models_spec)
+            self.models = require_models(self.module)
+        except (NoModelsModule, ModelsNotFound) as error:
+            raise _with_flag(error, "--models or FULLCACHE_MODELS") from error
+        try:
+            self._url = resolve_url(database_url, self.module)
+        except NoDatabaseURL:
+            raise NoDatabaseURL(
+                "no database URL: pass --database-url, set FULLCACHE_DATABASE_URL or DATABASE_URL, "
+                "or give the models module a DATABASE_URL"
+            ) from None
         _remember_url(ctx, self._url)
         self._open = functools.partial(open_database, self._url, connect_timeout, statement_timeout)
         self.statement_timeout = statement_timeout
@@ -189,6 +132,69 @@ class Target:
             yield database
         finally:
             database.dispose()
+
+
+def database_options(f: Callable) -> Callable:
+    """--models, --database-url and the timeouts, shared by every command:
+    the command receives them as one ``target``."""
+
+    @functools.wraps(f)
+    def command(*args: Any, models_spec, database_url, connect_timeout, statement_timeout, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
+        return f(*args, target=target, **kwargs)
+
+    options = [
+        click.option(
+            "--models",
+            "-m",
+            "models_spec",
+            metavar="MODULE",
+            default=DEFAULT_MODELS,
+            show_default=True,
+            envvar="FULLCACHE_MODELS",
+            show_envvar=True,
+            help="Models module: a dotted name importable from the current folder, or a .py path.",
+        ),
+        click.option(
+            "--database-url",
+            metavar="URL",
+            # The first set wins: FULLCACHE_DATABASE_URL, then DATABASE_URL.
+            envvar=["FULLCACHE_DATABASE_URL", "DATABASE_URL"],
+            show_envvar=True,
+            help="Database to read. [default: the models module's DATABASE_URL]",
+        ),
+        click.option(
+            "--connect-timeout",
+            type=click.FloatRange(min=0.1),
+            default=DEFAULT_CONNECT_TIMEOUT,
+            show_default=True,
+            metavar="SECONDS",
+            help="Give up connecting after this long.",
+        ),
+        click.option(
+            "--statement-timeout",
+            type=click.FloatRange(min=0.001),
+            default=None,
+            metavar="SECONDS",
+            help="PostgreSQL: cancel any one statement that runs longer (that model's error).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def output_options(f: Callable) -> Callable:
+    """--json and --traceback: the command receives its ``output``, made
+    before the models module loads (so what it prints goes to stderr)."""
+
+    @functools.wraps(f)
+    def command(*args: Any, as_json: bool, **kwargs: Any) -> Any:
+        return f(*args, output=_output(click.get_current_context(), as_json), **kwargs)
+
+    command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(command)
+    return traceback_option(command)
 
 
 @contextmanager
@@ -260,7 +266,7 @@ def cli() -> None:
 @database_options
 @output_options
 @click.pass_context
-def models_command(ctx: click.Context, models_spec, database_url, connect_timeout, statement_timeout, as_json) -> None:
+def models_command(ctx: click.Context, target: Target, output) -> None:
     """List the cached models, their tables, mixins and row counts.
 
     \b
@@ -269,20 +275,20 @@ def models_command(ctx: click.Context, models_spec, database_url, connect_timeou
     """
     from .listing import list_models
 
-    output = _output(ctx, as_json)
-    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
     with _user_code(output), target.database() as database:
         report = list_models(database, target.models)
     output.emit(report)
     ctx.exit(EXIT_PROBLEMS if report.unreadable else 0)
 
 
-def _warm(ctx, output, target: Target, names, **options):
+def _warm(output, target: Target, names, **options):
     from .warming import check
 
     selected = target.select(list(names))
     with _user_code(output), target.database() as database, _progress(output) as progress:
-        return check(database, selected, progress=progress, **options)
+        report = check(database, selected, progress=progress, **options)
+    output.emit(report)
+    return report
 
 
 @cli.command()
@@ -290,7 +296,7 @@ def _warm(ctx, output, target: Target, names, **options):
 @database_options
 @output_options
 @click.pass_context
-def warm(ctx: click.Context, names, models_spec, database_url, connect_timeout, statement_timeout, as_json) -> None:
+def warm(ctx: click.Context, names, target: Target, output) -> None:
     """Warm every cached model (or those named) and report what each got.
 
     Exits 0 when it could report, 1 when a model could not be read at all.
@@ -299,10 +305,7 @@ def warm(ctx: click.Context, names, models_spec, database_url, connect_timeout, 
     Example:
       fullcache warm Genre DataSource --json
     """
-    output = _output(ctx, as_json)
-    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
-    report = _warm(ctx, output, target, names)
-    output.emit(report)
+    report = _warm(output, target, names)
     ctx.exit(EXIT_PROBLEMS if report.unreadable else 0)
 
 
@@ -330,10 +333,7 @@ def warm(ctx: click.Context, names, models_spec, database_url, connect_timeout, 
 @database_options
 @output_options
 @click.pass_context
-def check(
-    ctx: click.Context, names, allowed, max_warm_seconds, junit_xml,
-    models_spec, database_url, connect_timeout, statement_timeout, as_json,
-) -> None:
+def check(ctx: click.Context, names, allowed, max_warm_seconds, junit_xml, target: Target, output) -> None:
     """CI smoke check: warm, then exit 1 if any problem was found.
 
     Problems: collisions, key errors, a None key shared by rows, populate
@@ -344,10 +344,7 @@ def check(
     Example:
       fullcache check --models myapp.models --allow none_key --junit-xml fullcache.xml
     """
-    output = _output(ctx, as_json)
-    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
-    report = _warm(ctx, output, target, names, allow=allowed, max_warm_seconds=max_warm_seconds)
-    output.emit(report)
+    report = _warm(output, target, names, allow=allowed, max_warm_seconds=max_warm_seconds)
     if junit_xml:
         from .render import junit_xml as to_junit
 
@@ -359,15 +356,13 @@ def check(
 @cli.command("inspect")
 @click.argument("model", metavar="MODEL")
 @click.option(
-    "--limit", type=click.IntRange(min=0), default=20, show_default=True,
+    "--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True,
     help="Longest list shown to people (--json shows every list whole).",
 )
 @database_options
 @output_options
 @click.pass_context
-def inspect_command(
-    ctx: click.Context, model, limit, models_spec, database_url, connect_timeout, statement_timeout, as_json
-) -> None:
+def inspect_command(ctx: click.Context, model, limit, target: Target, output) -> None:
     """Everything warm observes about one model, in full.
 
     Every collision with all its ids, every key error, merge failure and None
@@ -380,13 +375,11 @@ def inspect_command(
     """
     from .inspecting import inspect_model
 
-    output = _output(ctx, as_json)
-    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
     (chosen,) = target.select([model])
     with _user_code(output), target.database() as database:
         report = inspect_model(database, chosen, limit=limit)
     output.emit(report)
-    ctx.exit(EXIT_PROBLEMS if report.model.status != "ok" else 0)
+    ctx.exit(EXIT_PROBLEMS if report.model.status is not Status.OK else 0)
 
 
 @cli.command("lookup")
@@ -394,16 +387,13 @@ def inspect_command(
 @click.argument("key", metavar="KEY")
 @click.option("--id", "by_id", is_flag=True, help="KEY is a primary key: look it up with by_id.")
 @click.option(
-    "--repeat", type=click.IntRange(min=1), default=1000, show_default=True,
+    "--repeat", type=click.IntRange(min=1), default=DEFAULT_REPEAT, show_default=True,
     help="Lookups timed, from the cache and from the database.",
 )
 @database_options
 @output_options
 @click.pass_context
-def lookup_command(
-    ctx: click.Context, model, key, by_id, repeat, models_spec, database_url, connect_timeout,
-    statement_timeout, as_json,
-) -> None:
+def lookup_command(ctx: click.Context, model, key, by_id, repeat, target: Target, output) -> None:
     """Look KEY up as the application does, and time it against the database.
 
     KEY is read to fit the cache's key types: text as is, numbers coerced,
@@ -416,8 +406,6 @@ def lookup_command(
     """
     from .lookups import lookup
 
-    output = _output(ctx, as_json)
-    target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
     (chosen,) = target.select([model])
     with _user_code(output), target.database() as database:
         report = lookup(database, chosen, key, by_id=by_id, repeat=repeat)

@@ -14,40 +14,28 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable, Iterator, Optional
+from typing import Any, Iterator, Optional
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
-from .errors import ConfigError
-
-URL_SOURCES = ("--database-url", "FULLCACHE_DATABASE_URL", "DATABASE_URL")
-
-DEFAULT_CONNECT_TIMEOUT = 10.0
+from .defaults import DEFAULT_CONNECT_TIMEOUT
+from .errors import ConfigError, NoDatabaseURL, describe, first_line
+from .masking import display_url, redact
 
 
-def resolve_url(explicit: Optional[str], module: Optional[ModuleType] = None) -> tuple[str, str]:
-    """The database URL and where it came from, first found of: the explicit
-    value, ``FULLCACHE_DATABASE_URL``, ``DATABASE_URL``, the models module's
+
+def resolve_url(explicit: Optional[str], module: Optional[ModuleType] = None) -> str:
+    """The database URL: the explicit value, else the models module's
     ``DATABASE_URL`` attribute."""
     if explicit:
-        return explicit, "--database-url"
-    for name in ("FULLCACHE_DATABASE_URL", "DATABASE_URL"):
-        value = os.environ.get(name)
-        if value:
-            return value, name
-    if module is not None:
-        value = getattr(module, "DATABASE_URL", None)
-        if value:
-            from .loading import module_label
-
-            return str(value), f"{module_label(module)}.DATABASE_URL"
-    raise ConfigError(
-        "no database URL: pass --database-url, set FULLCACHE_DATABASE_URL, or give the "
-        "models module a DATABASE_URL"
-    )
+        return explicit
+    value = getattr(module, "DATABASE_URL", None) if module is not None else None
+    if value:
+        return str(value)
+    raise NoDatabaseURL("no database URL: give one, or give the models module a DATABASE_URL")
 
 
 def parse_url(text: str) -> URL:
@@ -83,61 +71,15 @@ class Database:
         return self.url.get_backend_name()
 
     def redact(self, text: str) -> str:
+        """``text`` with this database's passwords masked."""
         return redact(text, self.url)
+
+    def describe(self, error: BaseException) -> str:
+        """One password-free line for an exception."""
+        return self.redact(describe(error))
 
     def dispose(self) -> None:
         self.engine.dispose()
-
-
-# A password this short is masked only where it stands as a password
-# (``user:password@``): masking it everywhere would garble every message
-# that happens to contain those letters.
-SHORT_PASSWORD = 4
-
-
-# Query parameters that hold a password (libpq reads ?password=...).
-SECRET_PARAMETERS = ("password", "sslpassword")
-
-
-def url_secrets(url: URL) -> list[str]:
-    """The URL's password, and any given as a query parameter."""
-    found = [str(url.password)] if url.password else []
-    for name in SECRET_PARAMETERS:
-        value = url.query.get(name)
-        found += [str(v) for v in (value if isinstance(value, tuple) else (value,)) if v]
-    return found
-
-
-def display_url(url: URL) -> str:
-    """The URL as it may be printed: every password masked."""
-    hidden = {name: "***" for name in SECRET_PARAMETERS if url.query.get(name)}
-    if not hidden:
-        return url.render_as_string(hide_password=True)
-    text = url.update_query_dict(hidden).render_as_string(hide_password=True)
-    return text.replace("=%2A%2A%2A", "=***")
-
-
-def redact(text: str, url: Optional[URL]) -> str:
-    """``text`` with the URL's passwords (plain and URL-quoted) masked."""
-    if url is None:
-        return text
-    for secret in url_secrets(url):
-        text = redact_password(text, secret)
-    return text
-
-
-def redact_password(text: str, password: str) -> str:
-    """``text`` with ``password`` (plain and URL-quoted) masked."""
-    from urllib.parse import quote, quote_plus
-
-    for form in sorted({password, quote(password, safe=""), quote_plus(password)}, key=len, reverse=True):
-        if not form:
-            continue
-        if len(form) >= SHORT_PASSWORD:
-            text = text.replace(form, "***")
-        else:
-            text = text.replace(f":{form}@", ":***@")
-    return text
 
 
 def open_database(
@@ -242,21 +184,20 @@ def _make_read_only(engine: Engine, backend: str, statement_timeout: Optional[fl
 
 def connect_error(database: Database, error: BaseException) -> ConfigError:
     """A one-line, password-free explanation of a failed connection."""
-    detail = str(getattr(error, "orig", None) or error).strip().splitlines()
-    first = next((line.strip() for line in detail if line.strip()), type(error).__name__)
+    first = first_line(error) or type(error).__name__
     lowered = first.lower()
     if "password authentication failed" in lowered or "authentication failed" in lowered:
         hint = "check the user and password in the database URL"
     elif "does not exist" in lowered:
         hint = "check the database name in the URL"
     elif "database is locked" in lowered:
-        hint = "another connection holds a lock on it; try again, or allow longer with --connect-timeout"
+        hint = "another connection holds a lock on it; try again, or allow longer (connect_timeout, --connect-timeout)"
     elif lowered.startswith("invalid"):
         hint = "check the port and the options in the database URL"
     elif database.backend == "sqlite":
         hint = "check the path in the database URL"
     else:
-        hint = "check that the server runs and the host and port are right (see --connect-timeout)"
+        hint = "check that the server runs and the host and port are right (see connect_timeout, --connect-timeout)"
     return ConfigError(
         f"cannot connect to {database.display_url}: {database.redact(first)}; {hint}"
     )
@@ -360,8 +301,9 @@ def read_only_session(bind: "str | URL | Engine | Database") -> Iterator[Session
 @contextmanager
 def connection_for(
     bind: "str | URL | Engine | Database | Session", statement_timeout: Optional[float] = None
-) -> Iterator[tuple[Connection, str, Callable[[str], str]]]:
-    """``(connection, display URL, redact)`` for any kind of bind.
+) -> Iterator[tuple[Connection, Database]]:
+    """``(connection, database)`` for any kind of bind: the database speaks
+    of itself without its password (``display_url``, ``redact``, ``describe``).
 
     A URL or Engine gets a read-only connection in a transaction that is
     rolled back (an Engine: on a pool of fullcache's own, see
@@ -370,13 +312,23 @@ def connection_for(
     """
     if isinstance(bind, Session):
         connection = bind.connection()
-        url = connection.engine.url
-        yield connection, display_url(url), lambda text: redact(text, url)
+        yield connection, Database(connection.engine, connection.engine.url)
         return
     database, owned = _database_for(bind, statement_timeout)
     try:
         with read_only_connection(database) as connection:
-            yield connection, database.display_url, database.redact
+            yield connection, database
     finally:
         if owned:
             database.dispose()
+
+
+def connection_lost(connection: Connection, error: Optional[BaseException] = None) -> bool:
+    """Whether the connection is gone (after ``error``, if given)."""
+    invalidated = isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
+    return bool(invalidated or connection.invalidated or connection.closed)
+
+
+def count_rows(session: Session, cls: Any) -> int:
+    """The rows of a mapped class's table (``COUNT``)."""
+    return session.execute(select(func.count()).select_from(cls)).scalar_one()

@@ -22,18 +22,36 @@ class ModelsNotFound(ConfigError):
     """The models module holds no cached models."""
 
 
+class NoModelsModule(ConfigError):
+    """No models module where one was named (not found, a folder, no file)."""
+
+
+class NoDatabaseURL(ConfigError):
+    """No database URL given, and the models module has none."""
+
+
 class ModelError(FullCacheError):
     """The model at hand could not be read (its table is missing, say)."""
 
     exit_code = 1
 
 
+def _cause(error: BaseException) -> BaseException:
+    """For a database error, the driver's own exception."""
+    original = getattr(error, "orig", None)
+    return original if isinstance(original, BaseException) else error
+
+
+def first_line(error: BaseException) -> str:
+    """The first non-blank line of the exception's message (of the driver's
+    own exception, for a database error); empty when it has none."""
+    error = _cause(error)
+    return next((line.strip() for line in str(error).splitlines() if line.strip()), "")
+
+
 def describe(error: BaseException) -> str:
     """One line for an exception: its type and the first line of its message
     (for a database error, the driver's own exception and message)."""
-    original = getattr(error, "orig", None)
-    if isinstance(original, BaseException):
-        error = original
-    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
-    name = type(error).__name__
-    return f"{name}: {lines[0]}" if lines else name
+    line = first_line(error)
+    name = type(_cause(error)).__name__
+    return f"{name}: {line}" if line else name

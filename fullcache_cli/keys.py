@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any, Dict, Iterable, List, Optional
 
 from .errors import UsageError
-from .report import json_key
+from .reports import json_key
 
 _SCALARS = {str: "str", int: "int", float: "float", bool: "bool", type(None): "None"}
 
@@ -36,12 +36,13 @@ def key_types(keys: Iterable[Any]) -> Dict[str, int]:
 
 
 def format_key(key: Any) -> str:
-    """A key in the syntax ``fullcache lookup`` accepts."""
-    if isinstance(key, str):
-        return key
-    if isinstance(key, tuple):
-        return json.dumps(json_key(key), ensure_ascii=False)
-    return str(key) if isinstance(key, (int, float)) and not isinstance(key, bool) else repr(key)
+    """A key as people read it and type it for ``fullcache lookup``: text as
+    is, anything else in its JSON spelling (``3``, ``true``, ``null``, tuples
+    as arrays), a key of no JSON form as its repr."""
+    value = json_key(key)
+    if isinstance(value, str) and not isinstance(key, tuple):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 class _NoFit(ValueError):
@@ -140,6 +141,7 @@ def parse_key(text: str, shapes: Iterable[str]) -> List[Any]:
 
 
 def examples(keys: Iterable[Any], n: int = 3) -> List[str]:
+    """The first ``n`` keys, as people type them."""
     found = []
     for key in keys:
         found.append(format_key(key))
@@ -149,7 +151,7 @@ def examples(keys: Iterable[Any], n: int = 3) -> List[str]:
 
 
 def require_key(
-    text: str, keys: Dict[Any, Any], what: str, option: str = "KEY", shapes: Optional[List[str]] = None
+    text: str, keys: Dict[Any, Any], what: str, noun: str = "key", shapes: Optional[List[str]] = None
 ) -> List[Any]:
     """The readings of ``text`` for a cache with these keys (or of the given
     shapes); a usage error showing real keys when it fits none."""
@@ -160,7 +162,7 @@ def require_key(
     if not readings:
         shown = ", ".join(repr(example) for example in examples(keys)) or "(the cache is empty)"
         raise UsageError(
-            f"{option} {text!r} fits no key type of {what} ({', '.join(shapes)}); "
+            f"{noun} {text!r} fits no key type of {what} ({', '.join(shapes)}); "
             f"write it like one of: {shown}"
         )
     return readings

@@ -1,4 +1,6 @@
-"""Loading the user's models module and finding its cached models."""
+"""Loading the user's models module, finding its cached models, and the one
+way a model named by a caller (a name, a class, a module) becomes a
+:class:`CachedModel`."""
 
 from __future__ import annotations
 
@@ -10,15 +12,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Iterable, List, Optional, Sequence
+from typing import Any, Iterable, List, Optional, Sequence
 
-from .errors import ConfigError, ModelsNotFound, UsageError
-
-DEFAULT_MODELS = "sample_models"
+from .defaults import DEFAULT_MODELS
+from .errors import ConfigError, ModelsNotFound, NoModelsModule, UsageError, describe
 
 PROTOCOL = ("populate_cache", "cache_key", "_cache", "_id_cache", "RESET")
 
-_HOW = "pass --models a dotted module name importable from the current folder, or a path to a .py file"
+_HOW = "name a models module: a dotted name importable from the current folder, or a path to a .py file"
 
 
 @dataclass(frozen=True)
@@ -35,15 +36,10 @@ class CachedModel:
         return {"model": self.name, "table": self.table, "mixin": self.mixin, "mixin_class": self.mixin_class}
 
 
-def models_spec(spec: Optional[str]) -> str:
-    """The models module to load: the argument, else ``FULLCACHE_MODELS``,
-    else the sample."""
-    return spec or os.environ.get("FULLCACHE_MODELS") or DEFAULT_MODELS
-
-
 def load_models(spec: Optional[str] = None) -> ModuleType:
-    """Import the models module named by a dotted name or a ``.py`` path."""
-    spec = models_spec(spec)
+    """Import the models module named by a dotted name or a ``.py`` path
+    (default: the sample)."""
+    spec = spec or DEFAULT_MODELS
     if spec.endswith(".py") or os.sep in spec or "/" in spec:
         return _load_path(Path(spec))
     return _load_dotted(spec)
@@ -59,7 +55,7 @@ def _load_dotted(name: str) -> ModuleType:
     except ModuleNotFoundError as error:
         missing = error.name or ""
         if missing and (name == missing or name.startswith(missing + ".")):
-            raise ConfigError(f"models module {name!r} not found from {cwd}: {_HOW}") from None
+            raise NoModelsModule(f"models module {name!r} not found from {cwd}: {_HOW}") from None
         raise _import_failure(name, error) from error
     except SyntaxError as error:
         raise _syntax_failure(name, error) from error
@@ -83,9 +79,9 @@ def module_label(module: ModuleType) -> str:
 
 def _load_path(path: Path) -> ModuleType:
     if path.is_dir():
-        raise ConfigError(f"models path {str(path)!r} is a folder, not a .py file: {_HOW}")
+        raise NoModelsModule(f"models path {str(path)!r} is a folder, not a .py file: {_HOW}")
     if not path.is_file():
-        raise ConfigError(f"models file {str(path)!r} does not exist: {_HOW}")
+        raise NoModelsModule(f"models file {str(path)!r} does not exist: {_HOW}")
     path = path.resolve()
     name = path.stem
     known = sys.modules.get(name)
@@ -95,7 +91,7 @@ def _load_path(path: Path) -> ModuleType:
         name = f"{PRIVATE_PREFIX}{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise ConfigError(f"models file {str(path)!r} cannot be loaded as Python: {_HOW}")
+        raise NoModelsModule(f"models file {str(path)!r} cannot be loaded as Python: {_HOW}")
     module = importlib.util.module_from_spec(spec)
     folder = str(path.parent)
     if folder not in sys.path:
@@ -119,9 +115,7 @@ def _syntax_failure(name: str, error: SyntaxError) -> ConfigError:
 
 
 def _import_failure(name: str, error: BaseException) -> ConfigError:
-    message = str(error).strip().splitlines()
-    text = f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
-    return ConfigError(f"models module {name!r} raised at import: {text}; fix the module or its settings")
+    return ConfigError(f"models module {name!r} raised at import: {describe(error)}; fix the module or its settings")
 
 
 def _is_mapped(cls: type) -> bool:
@@ -139,7 +133,7 @@ def follows_protocol(cls: type) -> bool:
 
 
 def _mixin_of(cls: type) -> tuple[str, str]:
-    from .mixin import HasFullTableCache
+    from .runtime.mixin import HasFullTableCache
 
     if issubclass(cls, HasFullTableCache):
         return "fullcache", f"{HasFullTableCache.__module__}.{HasFullTableCache.__qualname__}"
@@ -184,6 +178,7 @@ def _table_name(cls: type) -> str:
 
 
 def require_models(module: ModuleType) -> List[CachedModel]:
+    """The module's cached models; an error naming the module when it has none."""
     models = discover_models(module)
     if not models:
         raise ModelsNotFound(
@@ -194,6 +189,7 @@ def require_models(module: ModuleType) -> List[CachedModel]:
 
 
 def closest(name: str, choices: Iterable[str], n: int = 1) -> List[str]:
+    """The choices that read most like ``name`` (a match but for case first)."""
     choices = list(choices)
     lowered = {c.lower(): c for c in choices}
     if name.lower() in lowered:
@@ -216,3 +212,25 @@ def select_models(models: Sequence[CachedModel], names: Sequence[str]) -> List[C
         if model not in chosen:
             chosen.append(model)
     return chosen
+
+
+def resolve_models(models: Any = None, names: Sequence[str] = ()) -> List[CachedModel]:
+    """The cached models to work on (those named, or all), from a models
+    module, a list of mapped classes or CachedModels, or None for the sample."""
+    if models is None:
+        found = require_models(load_models())
+    elif isinstance(models, ModuleType):
+        found = require_models(models)
+    else:
+        found = [m if isinstance(m, CachedModel) else cached_model(m) for m in models]
+    return select_models(found, names)
+
+
+def resolve_model(model: "str | type | CachedModel", models: Any = None) -> CachedModel:
+    """One cached model, given as a name (looked up in ``models``), a class
+    or a CachedModel."""
+    if isinstance(model, CachedModel):
+        return model
+    if isinstance(model, type):
+        return cached_model(model)
+    return resolve_models(models, [model])[0]

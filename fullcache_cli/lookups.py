@@ -4,112 +4,26 @@ application does, from a second session, and time it against the database."""
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, List, Optional
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from .database import connection_for, session_on
-from .errors import ModelError, describe
+from .analysis import lost_reason, model_caches, row_id
+from .database import Database, connection_for, session_on
+from .defaults import DEFAULT_REPEAT
+from .errors import ModelError
 from .keys import closest_keys, format_key, require_key
-from .loading import CachedModel
-from .report import ModelReport, json_key
-from .warming import model_caches, resolve_model, row_id, warm_on
+from .loading import CachedModel, resolve_model
+from .reports import LookupReport, Merge, ModelReport, RowError, Status, json_value
+from .timing import median_us
+from .warming import warm_on
 
-SCHEMA = "fullcache.lookup/1"
-DEFAULT_REPEAT = 1000
 SCAN_BATCH = 1000
 
 _PYTHON_SHAPES = {int: "int", str: "str", float: "float"}
-
-
-def json_value(value: Any) -> Any:
-    """A column value as JSON: scalars as themselves, anything else as text."""
-    if value is None or isinstance(value, (str, bool, int, float)):
-        return value
-    return str(value)
-
-
-@dataclass
-class LookupReport:
-    database: str
-    model: str
-    key: Any
-    by: str  # "key" or "id"
-    found: bool = False
-    source: Optional[str] = None  # "cache", "database" or None
-    id: Any = None
-    values: Optional[Dict[str, Any]] = None
-    merge: Optional[Dict[str, Any]] = None  # {"ok": bool, "error": str | None}
-    cache_us: Optional[float] = None
-    db_us: Optional[float] = None
-    repeat: int = DEFAULT_REPEAT
-    reason: Optional[str] = None
-    shadows: List[Any] = field(default_factory=list)
-    suggestions: List[str] = field(default_factory=list)
-    error: Optional[str] = None
-
-    @property
-    def speedup(self) -> Optional[float]:
-        if self.cache_us and self.db_us:
-            return round(self.db_us / self.cache_us, 1)
-        return None
-
-    def to_json(self) -> dict:
-        return {
-            "schema": SCHEMA,
-            "database": self.database,
-            "model": self.model,
-            "key": json_key(self.key),
-            "by": self.by,
-            "found": self.found,
-            "source": self.source,
-            "id": self.id,
-            "values": self.values,
-            "merge": self.merge,
-            "cache_us": self.cache_us,
-            "db_us": self.db_us,
-            "speedup": self.speedup,
-            "repeat": self.repeat,
-            "reason": self.reason,
-            "shadows": self.shadows,
-            "suggestions": self.suggestions,
-            "error": self.error,
-        }
-
-    def render(self, output: Any) -> None:
-        from .render import render_lookup
-
-        render_lookup(output, self)
-
-
-def _median_us(call, repeat: int) -> float:
-    clock = time.perf_counter_ns
-    timings = []
-    for _ in range(repeat):
-        started = clock()
-        call()
-        timings.append(clock() - started)
-    return round(statistics.median(timings) / 1000.0, 3)
-
-
-def _reason(row: Any, warmed: ModelReport) -> str:
-    """Why a row the table has was not served from the cache."""
-    for problem in warmed.key_errors:
-        if problem.id == row:
-            return f"its cache_key() failed at populate: {problem.error}"
-    for collision in warmed.collisions:
-        if row in collision.ids and row != collision.kept_id:
-            return f"its key is held by row {collision.kept_id} (a collision)"
-    if row in warmed.none_keys:
-        return "its key is None"
-    for failure in warmed.merge_failures:
-        if failure.id == row:
-            return f"the cached copy cannot be merged: {failure.error}"
-    return "the row is not in the cache"
 
 
 def lookup(
@@ -125,36 +39,19 @@ def lookup(
     """Look ``key`` (text, read to fit the cache's key types) up through the
     model's own ``by_cache_key`` (or ``by_id``) from a second session."""
     target = resolve_model(model, models)
-    cls = target.cls
-    with connection_for(bind, statement_timeout) as (connection, display_url, redact):
-        (warmed,) = warm_on(connection, [target], redact, lookup_samples=0)
-        if warmed.status != "ok":
-            raise ModelError(f"{target.name} cannot be looked up: {warmed.error}")
-        id_cache, key_cache = model_caches(cls)
-        mapper = sa_inspect(cls)
-        primary_key = mapper.primary_key
-        if by_id:
-            python_type = None
-            if len(primary_key) == 1:
-                try:
-                    python_type = primary_key[0].type.python_type
-                except NotImplementedError:
-                    python_type = None
-            shape = _PYTHON_SHAPES.get(python_type)
-            readings = require_key(
-                key, id_cache, f"{target.name}'s ids", "--id", shapes=[shape] if shape else None
-            )
-        else:
-            readings = require_key(key, key_cache, f"{target.name}'s cache")
+    with connection_for(bind, statement_timeout) as (connection, database):
+        warmed = _warm(connection, database, target)
+        id_cache, key_cache = model_caches(target.cls)
         cache = id_cache if by_id else key_cache
+        readings = _readings(target, key, cache, by_id)
         chosen = next((r for r in readings if _holds(cache, r)), readings[0])
-        report = LookupReport(display_url, target.name, chosen, "id" if by_id else "key", repeat=repeat)
+        report = LookupReport(database.display_url, target.name, chosen, "id" if by_id else "key", repeat=repeat)
         session = session_on(connection)
         try:
             with session.no_autoflush:
-                _look(session, cls, key, chosen, readings, by_id, cache, warmed, report, redact)
-                if report.found and len(primary_key) == 1:
-                    _time(session, cls, primary_key[0], chosen, by_id, report, redact)
+                look = _Lookup(session, database, target.cls, warmed, report, key, readings, cache)
+                _look(look)
+                _time(look)
         finally:
             session.close()
     if not report.found:
@@ -162,18 +59,51 @@ def lookup(
     return report
 
 
-def _time(session, cls, column, chosen, by_id, report: LookupReport, redact) -> None:
-    """Median cached lookup against the same row by primary key."""
-    repeat = report.repeat
-    try:
-        if report.source == "cache":
-            if by_id:
-                report.cache_us = _median_us(lambda: cls.by_id(session, chosen), repeat)
-            else:
-                report.cache_us = _median_us(lambda: cls.by_cache_key(session, chosen, lambda: (None, False)), repeat)
-        report.db_us = _median_us(lambda: session.execute(select(cls).where(column == report.id)).scalar_one(), repeat)
-    except Exception as error:
-        report.error = redact(describe(error))
+def _warm(connection: Any, database: Database, target: CachedModel) -> ModelReport:
+    """Warm the model (no lookups timed); an error when it cannot be read."""
+    (warmed,) = warm_on(connection, database, [target], lookup_samples=0)
+    if warmed.status is not Status.OK:
+        raise ModelError(f"{target.name} cannot be looked up: {warmed.error}")
+    return warmed
+
+
+def _readings(target: CachedModel, text: str, cache: dict, by_id: bool) -> List[Any]:
+    """Every reading of the KEY text that fits the cache's keys (for ids: the
+    primary key's Python type where it has one)."""
+    if not by_id:
+        return require_key(text, cache, f"{target.name}'s cache")
+    primary_key = sa_inspect(target.cls).primary_key
+    python_type = None
+    if len(primary_key) == 1:
+        try:
+            python_type = primary_key[0].type.python_type
+        except NotImplementedError:
+            python_type = None
+    shape = _PYTHON_SHAPES.get(python_type)
+    return require_key(text, cache, f"{target.name}'s ids", "id", shapes=[shape] if shape else None)
+
+
+@dataclass
+class _Lookup:
+    """One lookup under way: what it works on, and the report it fills."""
+
+    session: Session
+    database: Database
+    cls: Any
+    warmed: ModelReport
+    report: LookupReport
+    text: str
+    readings: List[Any]
+    cache: dict
+    hook_found: List[Any] = field(default_factory=list)
+
+    @property
+    def by_id(self) -> bool:
+        return self.report.by == "id"
+
+    @property
+    def key(self) -> Any:
+        return self.report.key
 
 
 def _loose(key: Any) -> Any:
@@ -197,53 +127,81 @@ def _holds(cache: dict, key: Any) -> bool:
         return False
 
 
-def _look(session, cls, text, chosen, readings, by_id, cache, warmed, report, redact) -> None:
-    hook_found: List[Any] = []
-    typed = _typed(text)
+def _find_in_table(look: _Lookup):
+    """The lookup hook: creates nothing; finds the row whose cache_key()
+    (computed as populate does) is the key, or reads as the KEY typed (so a
+    row lost to an unhashable key is found too)."""
+    typed = _typed(look.text)
+    result = look.session.execute(select(look.cls).execution_options(yield_per=SCAN_BATCH))
+    for obj in result.scalars():
+        try:
+            row_key = obj.cache_key()
+            if row_key in look.readings or _loose(row_key) in (typed, look.text):
+                look.hook_found.append(obj)
+                return obj, False
+        except Exception:
+            continue
+    look.hook_found.append(None)
+    return None, False
 
-    def find_in_table():
-        """The lookup hook: creates nothing; finds the row whose cache_key()
-        (computed as populate does) is the key, or reads as the KEY typed
-        (so a row lost to an unhashable key is found too)."""
-        result = session.execute(select(cls).execution_options(yield_per=SCAN_BATCH))
-        for obj in result.scalars():
-            try:
-                row_key = obj.cache_key()
-                if row_key in readings or _loose(row_key) in (typed, text):
-                    hook_found.append(obj)
-                    return obj, False
-            except Exception:
-                continue
-        hook_found.append(None)
-        return None, False
 
-    cached = cache.get(chosen) if _holds(cache, chosen) else None
-    failure = None
-    if cached is not None:
-        failure = next((f for f in warmed.merge_failures if f.id == row_id(cached)), None)
+def _fetch(look: _Lookup) -> Any:
+    """The object the model's own lookup returns, or None (its error noted)."""
     try:
-        if by_id:
-            obj = cls.by_id(session, chosen)
-        else:
-            obj, _ = cls.by_cache_key(session, chosen, find_in_table)
+        if look.by_id:
+            return look.cls.by_id(look.session, look.key)
+        obj, _ = look.cls.by_cache_key(look.session, look.key, lambda: _find_in_table(look))
+        return obj
     except Exception as error:
-        report.error = redact(describe(error))
-        obj = None
+        look.report.error = look.database.describe(error)
+        return None
+
+
+def _merge_failure(look: _Lookup, cached: Any) -> Optional[RowError]:
+    return next((f for f in look.warmed.merge_failures if f.id == row_id(cached)), None)
+
+
+def _look(look: _Lookup) -> None:
+    report = look.report
+    cached = look.cache.get(look.key) if _holds(look.cache, look.key) else None
+    failure = _merge_failure(look, cached) if cached is not None else None
+    obj = _fetch(look)
     if cached is not None:
-        ok = failure is None and obj is not None and obj in session and not hook_found
-        report.merge = {"ok": ok, "error": failure.error if failure else report.error}
+        ok = failure is None and obj is not None and obj in look.session and not look.hook_found
+        report.merge = Merge(ok, failure.error if failure else report.error)
     if obj is None:
         return
     report.found = True
     report.id = row_id(obj)
-    served_from_cache = (
-        cached is not None and failure is None and not hook_found and row_id(cached) == report.id
-    )
+    served_from_cache = cached is not None and failure is None and not look.hook_found and row_id(cached) == report.id
     report.source = "cache" if served_from_cache else "database"
     if not served_from_cache:
-        report.reason = _reason(report.id, warmed)
-    report.values = {attr.key: json_value(getattr(obj, attr.key, None)) for attr in sa_inspect(cls).column_attrs}
-    if not by_id:
-        for collision in warmed.collisions:
-            if collision.key == chosen:
+        report.reason = lost_reason(report.id, look.warmed)
+    report.values = {attr.key: json_value(getattr(obj, attr.key, None)) for attr in sa_inspect(look.cls).column_attrs}
+    if not look.by_id:
+        for collision in look.warmed.collisions:
+            if collision.key == look.key:
                 report.shadows = [i for i in collision.ids if i != collision.kept_id]
+
+
+def _time(look: _Lookup) -> None:
+    """Median cached lookup against the same row by primary key (found rows
+    of single-column primary keys only)."""
+    report, cls, session = look.report, look.cls, look.session
+    primary_key = sa_inspect(cls).primary_key
+    if not report.found or len(primary_key) != 1:
+        return
+    column = primary_key[0]
+    try:
+        if report.source == "cache":
+            if look.by_id:
+                report.cache_us = median_us(lambda key: cls.by_id(session, key), look.key, report.repeat)
+            else:
+                report.cache_us = median_us(
+                    lambda key: cls.by_cache_key(session, key, lambda: (None, False)), look.key, report.repeat
+                )
+        report.db_us = median_us(
+            lambda id: session.execute(select(cls).where(column == id)).scalar_one(), report.id, report.repeat
+        )
+    except Exception as error:
+        report.error = look.database.describe(error)

@@ -7,6 +7,7 @@ into an error message never reaches the screen or a log.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from typing import Any, Callable, Optional, TextIO
@@ -15,34 +16,22 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .report import UNREADABLE_KINDS, ModelReport, Problem, WarmReport, json_key
-
-
-class RedactingWriter:
-    """A text stream that masks secrets in everything written to it."""
-
-    def __init__(self, stream: TextIO, redact: Callable[[str], str]) -> None:
-        self._stream = stream
-        self._redact = redact
-
-    def write(self, text: str) -> int:
-        return self._stream.write(self._redact(text))
-
-    def flush(self) -> None:
-        self._stream.flush()
-
-    def isatty(self) -> bool:
-        return bool(getattr(self._stream, "isatty", lambda: False)())
-
-    def fileno(self) -> int:
-        return self._stream.fileno()
-
-    @property
-    def encoding(self) -> str:
-        return getattr(self._stream, "encoding", "utf-8") or "utf-8"
+from .keys import format_key
+from .masking import RedactingWriter
+from .reports import (
+    UNREADABLE_KINDS,
+    InspectReport,
+    LookupReport,
+    ModelReport,
+    ModelsReport,
+    Problem,
+    Status,
+    WarmReport,
+)
 
 
 def make_console(stream: TextIO, redact: Callable[[str], str]) -> Console:
+    """A console on ``stream`` that masks secrets in everything it writes."""
     writer = RedactingWriter(stream, redact)
     terminal = writer.isatty()
     width = None if terminal else max(shutil.get_terminal_size((160, 24)).columns, 160)
@@ -78,12 +67,6 @@ def count(n: Optional[int]) -> str:
     return "-" if n is None else f"{n:,}"
 
 
-def key_text(key: Any) -> str:
-    """A key as the user would type it for ``fullcache lookup``."""
-    value = json_key(key)
-    return value if isinstance(value, str) and not isinstance(key, tuple) else json.dumps(value, ensure_ascii=False)
-
-
 def ids_text(ids: list, limit: int = 8) -> str:
     shown = ", ".join(str(i) for i in ids[:limit])
     return shown + (f", … (+{len(ids) - limit})" if len(ids) > limit else "")
@@ -115,106 +98,116 @@ class Output:
         """Print a report: JSON for machines, tables for people."""
         if self.as_json:
             self.json(report.to_json())
-            return
-        from .listing import ModelsReport
-
-        if isinstance(report, ModelsReport):
-            self.models(report)
-        elif isinstance(report, WarmReport):
-            self.warm(report)
         else:
-            report.render(self)
+            render(report, self)
 
-    def models(self, report) -> None:
-        table = Table(title=f"Cached models ({escape(report.database)})", title_justify="left")
-        for name, justify in (("Model", "left"), ("Table", "left"), ("Mixin", "left"), ("Rows", "right")):
-            table.add_column(name, justify=justify)
-        for row in report.models:
-            mixin = "fullcache" if row.model.mixin == "fullcache" else f"own ({row.model.mixin_class})"
-            rows = count(row.rows) if row.error is None else f"[red]{escape(row.error)}[/]"
-            table.add_row(row.model.name, row.model.table, escape(mixin), rows)
-        self.out.print(table)
 
-    # Left out first, in this order, when the table is wider than the screen.
-    WARM_DROPPABLE = ("Ids", "DB p50", "Hit p50", "None keys", "Merge fails", "Memory", "Keys")
+@functools.singledispatch
+def render(report: Any, output: Output) -> None:
+    """Print a report for people; one function per report type."""
+    raise TypeError(f"no renderer for {type(report).__name__}")
 
-    def warm(self, report: WarmReport) -> None:
-        table = Table(title=f"Warmed {len(report.models)} models ({escape(report.database)})", title_justify="left")
-        columns = [
-            "Model", "Rows", "Ids", "Keys", "Collisions", "Key errors", "None keys",
-            "Merge fails", "Warm", "Memory", "Hit p50", "DB p50", "Status",
-        ]
-        problems = report.problems()
-        rows = [self._warm_row(model, [p for p in problems if p.model == model.model]) for model in report.models]
-        keep = _fitting(columns, rows, self.out.width, self.WARM_DROPPABLE)
-        for name in keep:
-            table.add_column(name, justify="left" if name in ("Model", "Status") else "right", no_wrap=True)
-        for row in rows:
-            table.add_row(*(cell for name, cell in zip(columns, row) if name in keep))
-        left_out = [name for name in columns if name not in keep]
-        if left_out:
-            table.caption = f"Too narrow for {', '.join(left_out)}: see --json or a wider terminal."
-            table.caption_justify = "left"
-        self.out.print(table)
-        if problems:
-            self.out.print(f"\n[bold]Problems[/] ({len(problems)})")
-            for problem in problems:
-                self.out.print(self.problem_line(problem), soft_wrap=True)
-        self.out.print()
-        self.out.print(self.totals(report, problems), soft_wrap=True)
 
-    @staticmethod
-    def _warm_row(model: ModelReport, problems: list) -> list:
-        def many(items: list) -> str:
-            return f"[red]{len(items)}[/]" if items else "0"
+def mixin_label(mixin: str, mixin_class: str) -> str:
+    """fullcache's mixin, or the application's own and where it comes from."""
+    return "fullcache" if mixin == "fullcache" else f"own ({mixin_class})"
 
-        if model.status != "ok":
-            status = f"[red]{escape(model.status)}[/]"
-            return [model.model] + ["-"] * 11 + [status]
-        lookups = model.lookups
-        status = "[green]ok[/]" if not problems else f"[red]{len(problems)} problem{'s' * (len(problems) != 1)}[/]"
-        return [
-            model.model,
-            count(model.rows),
-            count(model.cached_ids),
-            count(model.cached_keys),
-            many(model.collisions),
-            many(model.key_errors),
-            (f"[red]{len(model.none_keys)}[/]" if len(model.none_keys) > 1 else str(len(model.none_keys))),
-            many(model.merge_failures),
-            human_seconds(model.warm_seconds),
-            human_bytes(model.memory_bytes),
-            human_us(lookups.cache_p50_us) if lookups else "-",
-            human_us(lookups.db_p50_us) if lookups else "-",
-            status,
-        ]
 
-    @staticmethod
-    def problem_line(problem: Problem) -> str:
-        parts = [f"[bold]{escape(problem.model)}[/]", f"[red]{problem.kind}[/]"]
-        if problem.ids:
-            parts.append(f"ids {escape(ids_text(problem.ids))}")
-        if problem.key is not None:
-            parts.append(f"key {escape(key_text(problem.key))}")
-        if problem.error:
-            parts.append(escape(problem.error))
-        return "  " + "  ".join(parts)
+@render.register
+def render_models(report: ModelsReport, output: Output) -> None:
+    """models for people: one row per model."""
+    table = Table(title=f"Cached models ({escape(report.database)})", title_justify="left")
+    for name, justify in (("Model", "left"), ("Table", "left"), ("Mixin", "left"), ("Rows", "right")):
+        table.add_column(name, justify=justify)
+    for row in report.models:
+        mixin = mixin_label(row.model.mixin, row.model.mixin_class)
+        rows = count(row.rows) if row.error is None else f"[red]{escape(row.error)}[/]"
+        table.add_row(row.model.name, row.model.table, escape(mixin), rows)
+    output.out.print(table)
 
-    @staticmethod
-    def totals(report: WarmReport, problems: list) -> str:
-        readable = [m for m in report.models if m.status == "ok"]
-        rows = sum(m.rows or 0 for m in readable)
-        memory = sum(m.memory_bytes or 0 for m in readable)
-        warm = sum(m.warm_seconds or 0 for m in readable)
-        summary = (
-            f"{len(report.models)} models, {rows:,} rows, {human_bytes(memory)} cached, "
-            f"warmed in {human_seconds(warm)}"
-        )
-        if not problems:
-            return f"{summary}: [green]no problems[/]"
-        unreadable = sum(1 for p in problems if p.kind in UNREADABLE_KINDS)
-        extra = f" ({unreadable} not read)" if unreadable else ""
-        return f"{summary}: [red]{len(problems)} problem{'s' * (len(problems) != 1)}[/]{extra}"
+
+# Left out first, in this order, when the table is wider than the screen.
+WARM_DROPPABLE = ("Ids", "DB p50", "Hit p50", "None keys", "Merge fails", "Memory", "Keys")
+WARM_COLUMNS = (
+    "Model", "Rows", "Ids", "Keys", "Collisions", "Key errors", "None keys",
+    "Merge fails", "Warm", "Memory", "Hit p50", "DB p50", "Status",
+)
+
+
+@render.register
+def render_warm(report: WarmReport, output: Output) -> None:
+    """warm and check for people: the table, the problems, the totals."""
+    out = output.out
+    table = Table(title=f"Warmed {len(report.models)} models ({escape(report.database)})", title_justify="left")
+    problems = report.problems()
+    rows = [_warm_row(model, [p for p in problems if p.model == model.model]) for model in report.models]
+    keep = _fitting(WARM_COLUMNS, rows, out.width, WARM_DROPPABLE)
+    for name in keep:
+        table.add_column(name, justify="left" if name in ("Model", "Status") else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(*(cell for name, cell in zip(WARM_COLUMNS, row) if name in keep))
+    left_out = [name for name in WARM_COLUMNS if name not in keep]
+    if left_out:
+        table.caption = f"Too narrow for {', '.join(left_out)}: see --json or a wider terminal."
+        table.caption_justify = "left"
+    out.print(table)
+    if problems:
+        out.print(f"\n[bold]Problems[/] ({len(problems)})")
+        for problem in problems:
+            out.print(problem_line(problem), soft_wrap=True)
+    out.print()
+    out.print(totals(report, problems), soft_wrap=True)
+
+
+def _warm_row(model: ModelReport, problems: list) -> list:
+    def many(items: list) -> str:
+        return f"[red]{len(items)}[/]" if items else "0"
+
+    if model.status is not Status.OK:
+        status = f"[red]{escape(model.status.value)}[/]"
+        return [model.model] + ["-"] * 11 + [status]
+    lookups = model.lookups
+    status = "[green]ok[/]" if not problems else f"[red]{len(problems)} problem{'s' * (len(problems) != 1)}[/]"
+    return [
+        model.model,
+        count(model.rows),
+        count(model.cached_ids),
+        count(model.cached_keys),
+        many(model.collisions),
+        many(model.key_errors),
+        (f"[red]{len(model.none_keys)}[/]" if len(model.none_keys) > 1 else str(len(model.none_keys))),
+        many(model.merge_failures),
+        human_seconds(model.warm_seconds),
+        human_bytes(model.memory_bytes),
+        human_us(lookups.cache_p50_us) if lookups else "-",
+        human_us(lookups.db_p50_us) if lookups else "-",
+        status,
+    ]
+
+def problem_line(problem: Problem) -> str:
+    parts = [f"[bold]{escape(problem.model)}[/]", f"[red]{problem.kind}[/]"]
+    if problem.ids:
+        parts.append(f"ids {escape(ids_text(problem.ids))}")
+    if problem.key is not None:
+        parts.append(f"key {escape(format_key(problem.key))}")
+    if problem.error:
+        parts.append(escape(problem.error))
+    return "  " + "  ".join(parts)
+
+def totals(report: WarmReport, problems: list) -> str:
+    readable = [m for m in report.models if m.status is Status.OK]
+    rows = sum(m.rows or 0 for m in readable)
+    memory = sum(m.memory_bytes or 0 for m in readable)
+    warm = sum(m.warm_seconds or 0 for m in readable)
+    summary = (
+        f"{len(report.models)} models, {rows:,} rows, {human_bytes(memory)} cached, "
+        f"warmed in {human_seconds(warm)}"
+    )
+    if not problems:
+        return f"{summary}: [green]no problems[/]"
+    unreadable = sum(1 for p in problems if p.kind in UNREADABLE_KINDS)
+    extra = f" ({unreadable} not read)" if unreadable else ""
+    return f"{summary}: [red]{len(problems)} problem{'s' * (len(problems) != 1)}[/]{extra}"
 
 
 def _fitting(columns: list, rows: list, width: int, droppable: tuple) -> list:
@@ -303,7 +296,7 @@ def junit_xml(report: WarmReport) -> str:
                     for part in (
                         p.kind,
                         f"ids {ids_text(p.ids, 50)}" if p.ids else "",
-                        f"key {key_text(p.key)}" if p.key is not None else "",
+                        f"key {format_key(p.key)}" if p.key is not None else "",
                         p.error or "",
                     )
                     if part
@@ -318,13 +311,14 @@ def _more(output: Output, shown: int, total: int) -> None:
         output.out.print(f"  [dim]… and {total - shown:,} more (raise --limit, or --json for all)[/]")
 
 
-def render_inspect(output: Output, inspected: Any) -> None:
+@render.register
+def render_inspect(inspected: InspectReport, output: Output) -> None:
     """inspect for people: the model's figures, then each list capped."""
     model, limit, out = inspected.model, inspected.limit, output.out
-    mixin = "fullcache" if model.mixin == "fullcache" else f"own ({model.mixin_class})"
+    mixin = mixin_label(model.mixin, model.mixin_class)
     out.print(f"[bold]{escape(model.model)}[/] (table {escape(model.table)}, mixin {escape(mixin)}) in {escape(inspected.database)}", soft_wrap=True)
-    if model.status != "ok":
-        out.print(f"  [red]{escape(model.status)}[/]: {escape(model.error or '')}", soft_wrap=True)
+    if model.status is not Status.OK:
+        out.print(f"  [red]{escape(model.status.value)}[/]: {escape(model.error or '')}", soft_wrap=True)
         return
     lookups = model.lookups
     figures = [
@@ -354,7 +348,7 @@ def render_inspect(output: Output, inspected: Any) -> None:
 
     section(
         "Collisions", model.collisions,
-        lambda c: f"key {escape(key_text(c.key))}  ids {escape(ids_text(c.ids, 50))}  kept {c.kept_id}",
+        lambda c: f"key {escape(format_key(c.key))}  ids {escape(ids_text(c.ids, 50))}  kept {c.kept_id}",
     )
     section("Key errors", model.key_errors, lambda e: f"id {e.id}  {escape(e.error)}")
     out.print(f"\n[bold]None keys[/] ({len(model.none_keys):,})")
@@ -376,14 +370,15 @@ def render_inspect(output: Output, inspected: Any) -> None:
         for column in ("Key", "Id", "Object"):
             table.add_column(column)
         for entry in entries:
-            table.add_row(escape(key_text(entry.key)), str(entry.id), escape(entry.repr))
+            table.add_row(escape(format_key(entry.key)), str(entry.id), escape(entry.repr))
         out.print(table)
 
 
-def render_lookup(output: Output, report: Any) -> None:
+@render.register
+def render_lookup(report: LookupReport, output: Output) -> None:
     """lookup for people: where the row came from, its values, the timings."""
     console = output.out
-    what = f"{escape(report.model)} {'id' if report.by == 'id' else 'key'} {escape(key_text(report.key))}"
+    what = f"{escape(report.model)} {'id' if report.by == 'id' else 'key'} {escape(format_key(report.key))}"
     if not report.found:
         console.print(f"{what}: [red]not found[/]", soft_wrap=True)
         if report.error:
@@ -398,7 +393,7 @@ def render_lookup(output: Output, report: Any) -> None:
     if report.shadows:
         console.print(f"  [red]this key shadows rows[/] {escape(ids_text(report.shadows, 50))}", soft_wrap=True)
     if report.merge is not None:
-        merge = "[green]ok[/]" if report.merge["ok"] else f"[red]failed[/]: {escape(report.merge['error'] or '')}"
+        merge = "[green]ok[/]" if report.merge.ok else f"[red]failed[/]: {escape(report.merge.error or '')}"
         console.print(f"  merge into a second session: {merge}", soft_wrap=True)
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("Column")

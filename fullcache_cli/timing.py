@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import statistics
 import time
 from typing import Callable, Iterable, List, Sequence
 
@@ -26,5 +28,11 @@ def time_calls(call: Callable[[object], object], arguments: Iterable[object]) ->
     return timings
 
 
+def median_us(call: Callable[[object], object], argument: object, repeat: int) -> float:
+    """The median microseconds of ``repeat`` calls of ``call(argument)``."""
+    return round(statistics.median(time_calls(call, itertools.repeat(argument, repeat))), 3)
+
+
 def p50_p99(sorted_us: Sequence[float]) -> tuple[float, float]:
+    """The median and the 99th percentile of sorted timings, rounded."""
     return round(percentile(sorted_us, 0.5), 3), round(percentile(sorted_us, 0.99), 3)

@@ -18,21 +18,19 @@ import threading
 import time
 import warnings
 from contextlib import contextmanager
-from types import ModuleType
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Protocol, Sequence
+from typing import Any, Iterable, Iterator, List, Optional, Protocol, Sequence
 
-from sqlalchemy import func, select
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.base import instance_state
 
-from .database import Database, connection_for, session_on
-from .errors import describe
-from .gcpause import gc_paused
-from .loading import CachedModel, cached_model, load_models, require_models, select_models
+from .analysis import cached_objects, key_problems, merge_failures, model_caches, row_id
+from .database import Database, connection_for, connection_lost, count_rows, session_on
+from .loading import CachedModel, resolve_models
 from .memory import estimate_cache_bytes, evenly
-from .report import Collision, Lookups, ModelReport, RowError, WarmReport
+from .reports import Lookups, ModelReport, Status, WarmReport
+from .runtime.gcpause import gc_paused
 from .timing import p50_p99, time_calls
 
 LOOKUP_SAMPLES = 200  # ids timed through the model's own by_id
@@ -69,26 +67,25 @@ def warm(
     ``bind`` is a database URL, an Engine, fullcache's Database or a Session
     (whose transaction is joined through savepoints and left as it was).
     ``models`` is a models module, a list of mapped classes, or None for the
-    module named by ``FULLCACHE_MODELS`` (default: the sample). The models'
-    caches stay warm afterwards, so an application can call this at start-up.
+    sample. The models' caches stay warm afterwards, so an application can call this at start-up.
     """
     targets = resolve_models(models, names)
     started = time.perf_counter()
-    with connection_for(bind, statement_timeout) as (connection, display_url, redact):
-        reports = warm_on(connection, targets, redact, progress=progress, lookup_samples=lookup_samples)
-    return WarmReport(display_url, reports, seconds=time.perf_counter() - started)
+    with connection_for(bind, statement_timeout) as (connection, database):
+        reports = warm_on(connection, database, targets, progress=progress, lookup_samples=lookup_samples)
+    return WarmReport(database.display_url, reports, seconds=time.perf_counter() - started)
 
 
 def warm_on(
     connection: Connection,
+    database: Database,
     targets: Sequence[CachedModel],
-    redact: Callable[[str], str] = lambda text: text,
     *,
     progress: Optional[WarmProgress] = None,
     lookup_samples: int = LOOKUP_SAMPLES,
 ) -> List[ModelReport]:
-    """Warm ``targets`` on an open connection, one report each. When the
-    connection drops, the model at hand reports it and the rest are not run."""
+    """Warm ``targets`` on an open connection to ``database``, one report
+    each. When the connection drops, the model at hand reports it and the rest are not run."""
     reports: List[ModelReport] = []
     lost: Optional[str] = None
     transaction = connection.get_transaction()
@@ -99,12 +96,10 @@ def warm_on(
         if progress is not None:
             progress.model_started(model.name, None)
         try:
-            report = _Observer(connection, model, progress, redact, lookup_samples).run()
+            report = _Observer(connection, database, model, progress, lookup_samples).run()
         except _ConnectionLost as error:
             lost = str(error)
-            report = _base_report(model)
-            report.status = "error"
-            report.error = lost
+            report = _base_report(model, Status.ERROR, lost)
         reports.append(report)
         if progress is not None:
             progress.model_finished(report)
@@ -147,60 +142,12 @@ def check(
     return report
 
 
-def resolve_models(models: Any = None, names: Sequence[str] = ()) -> List[CachedModel]:
-    """The cached models to work on, from a module, classes or the default."""
-    if models is None:
-        found = require_models(load_models())
-    elif isinstance(models, ModuleType):
-        found = require_models(models)
-    else:
-        found = [m if isinstance(m, CachedModel) else cached_model(m) for m in models]
-    return select_models(found, names)
-
-
-def _base_report(model: CachedModel) -> ModelReport:
-    return ModelReport(model.name, model.table, model.mixin, model.mixin_class)
+def _base_report(model: CachedModel, status: Status = Status.OK, error: Optional[str] = None) -> ModelReport:
+    return ModelReport(model.name, model.table, model.mixin, model.mixin_class, status, error)
 
 
 def _not_run(model: CachedModel, why: str) -> ModelReport:
-    report = _base_report(model)
-    report.status = "not run"
-    report.error = f"not run: {why}"
-    return report
-
-
-def resolve_model(model: "str | type | CachedModel", models: Any = None) -> CachedModel:
-    """One cached model, given as a name (looked up in ``models``), a class
-    or a CachedModel."""
-    if isinstance(model, CachedModel):
-        return model
-    if isinstance(model, type):
-        return cached_model(model)
-    return resolve_models(models, [model])[0]
-
-
-def _as_dict(value: Any, reset: Any) -> dict:
-    return value if isinstance(value, dict) and value is not reset else {}
-
-
-def model_caches(cls: type) -> tuple[dict, dict]:
-    """The model's id cache and key cache as they are now (empty when reset)."""
-    return _as_dict(cls._id_cache, cls.RESET), _as_dict(cls._cache, cls.RESET)
-
-
-def row_id(obj: Any) -> Any:
-    """``obj.id``, or None when it cannot be read."""
-    try:
-        return obj.id
-    except Exception:
-        return None
-
-
-def _sorted(ids: List[Any]) -> List[Any]:
-    try:
-        return sorted(ids)
-    except TypeError:
-        return ids
+    return _base_report(model, Status.NOT_RUN, f"not run: {why}")
 
 
 class _Observer:
@@ -209,28 +156,21 @@ class _Observer:
     def __init__(
         self,
         connection: Connection,
+        database: Database,
         model: CachedModel,
         progress: Optional[WarmProgress],
-        redact: Callable[[str], str],
         lookup_samples: int,
     ) -> None:
         self.connection = connection
+        self.describe = database.describe
         self.model = model
         self.cls = model.cls
         self.progress = progress
-        self.redact = redact
         self.lookup_samples = lookup_samples
         self.report = _base_report(model)
 
-    def describe(self, error: BaseException) -> str:
-        return self.redact(describe(error))
-
-    def lost(self, error: BaseException) -> bool:
-        invalidated = isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
-        return bool(invalidated or self.connection.invalidated or self.connection.closed)
-
     def fail_if_lost(self, error: BaseException) -> None:
-        if self.lost(error):
+        if connection_lost(self.connection, error):
             raise _ConnectionLost(f"connection lost while warming {self.model.name}: {self.describe(error)}") from error
 
     def run(self) -> ModelReport:
@@ -239,10 +179,10 @@ class _Observer:
         try:
             try:
                 with session.no_autoflush:
-                    report.rows = session.execute(select(func.count()).select_from(self.cls)).scalar_one()
+                    report.rows = count_rows(session, self.cls)
             except Exception as error:
                 self.fail_if_lost(error)
-                report.status = "error"
+                report.status = Status.ERROR
                 report.error = f"table {self.model.table!r} cannot be read: {self.describe(error)}"
                 return report
             if self.progress is not None:
@@ -312,16 +252,15 @@ class _Observer:
         report()  # the rows populate ended with, while the report is made
 
     def observe(self, session: Session) -> None:
-        cls, report = self.cls, self.report
-        id_cache = _as_dict(cls._id_cache, cls.RESET)
-        key_cache = _as_dict(cls._cache, cls.RESET)
+        report = self.report
+        id_cache, key_cache = model_caches(self.cls)
         report.cached_ids = len(id_cache)
         report.cached_keys = len(key_cache)
-        cached = self.cached_objects(id_cache, key_cache)
+        cached = cached_objects(id_cache, key_cache)
         # Before cache_key() is called again: it may change objects itself.
-        report.merge_failures = self.merge_failures(cached)
-        rows = self.every_row(session, cached)
-        self.key_problems(rows, key_cache)
+        report.merge_failures = merge_failures(self.cls, cached, self.describe)
+        keys = key_problems(self.every_row(session, cached), key_cache, self.describe)
+        report.collisions, report.key_errors, report.none_keys = keys.collisions, keys.key_errors, keys.none_keys
         report.memory_bytes = estimate_cache_bytes(id_cache, key_cache)
 
     def every_row(self, session: Session, cached: List[Any]) -> List[Any]:
@@ -341,81 +280,11 @@ class _Observer:
                 self.report.error = f"rows that populate did not load cannot be read: {self.describe(error)}"
         return rows
 
-    def key_problems(self, rows: List[Any], key_cache: dict) -> None:
-        """Collisions, key errors and None keys, from the rows whose object is
-        not a value of the key cache (the only ones whose key is computed again)."""
-        report = self.report
-        kept = set(map(id, key_cache.values()))
-        losers: dict = {}
-        none_keys = []
-        for obj in rows:
-            if id(obj) in kept:
-                continue
-            this_id = row_id(obj)
-            try:
-                key = obj.cache_key()
-                if key is not None:
-                    hash(key)
-            except Exception as error:
-                report.key_errors.append(RowError(this_id, self.describe(error)))
-                continue
-            if key is None:
-                none_keys.append(this_id)
-            else:
-                losers.setdefault(key, []).append(this_id)
-        if None in key_cache:
-            none_keys.append(row_id(key_cache[None]))
-        report.none_keys = _sorted(none_keys)
-        for key, ids in losers.items():
-            held = key_cache.get(key)
-            kept_id = None if held is None else row_id(held)
-            every = ids if held is None else [kept_id] + ids
-            if len(every) > 1:
-                report.collisions.append(Collision(key, _sorted(every), kept_id))
-        report.key_errors.sort(key=lambda e: (str(type(e.id)), e.id if e.id is not None else 0))
-
-    def merge_failures(self, cached: List[Any]) -> List[RowError]:
-        """Cached objects that ``merge(load=False)`` into another session
-        would refuse. A clean, persistent object with no loaded relationship
-        to cascade into always merges; anything else is tried for real in a
-        session bound to nothing."""
-        from sqlalchemy import inspect
-
-        mapper = inspect(self.cls)
-        cascading = [r.key for r in mapper.relationships if r.cascade.merge]
-        failures = []
-        scratch: Optional[Session] = None
-        for obj in cached:
-            try:
-                state = instance_state(obj)
-            except Exception:
-                continue
-            if state.key is not None and not state.modified:
-                if not cascading or not any(k in state.dict for k in cascading):
-                    continue
-            if scratch is None:
-                scratch = Session()
-            try:
-                scratch.merge(obj, load=False)
-            except Exception as error:
-                failures.append(RowError(row_id(obj), self.describe(error)))
-            finally:
-                scratch.expunge_all()
-        if scratch is not None:
-            scratch.close()
-        return failures
-
-    @staticmethod
-    def cached_objects(id_cache: dict, key_cache: dict) -> List[Any]:
-        """Every object either cache holds, once."""
-        by_id = set(map(id, id_cache.values()))
-        return [*id_cache.values(), *(obj for obj in key_cache.values() if id(obj) not in by_id)]
-
     def time_lookups(self) -> None:
         report, cls = self.report, self.cls
         if report.populate_error or not report.cached_ids or not hasattr(cls, "by_id"):
             return
-        id_cache = _as_dict(cls._id_cache, cls.RESET)
+        id_cache, _ = model_caches(cls)
         broken = {failure.id for failure in report.merge_failures}
         ids = [i for i in evenly(id_cache.keys(), len(id_cache), self.lookup_samples) if i not in broken]
         if not ids:

@@ -323,13 +323,13 @@ def test_bad_cache_keys_are_problems_never_a_crash(planted_url):
 def test_key_that_fits_no_key_type(sample_url):
     result = invoke("lookup", "DeliveryMechanism", "application/epub+zip",
                     "--models", SAMPLE, "--database-url", sample_url)
-    one_line_error(result, 2, "KEY 'application/epub+zip' fits no key type", "tuple[str,",
+    one_line_error(result, 2, "key 'application/epub+zip' fits no key type", "tuple[str,",
                    '["application/')
 
 
 def test_id_that_fits_no_key_type(sample_url):
     result = invoke("lookup", "Library", "third", "--id", "--models", SAMPLE, "--database-url", sample_url)
-    one_line_error(result, 2, "--id 'third' fits no key type", "int")
+    one_line_error(result, 2, "id 'third' fits no key type", "int")
 
 
 # -- Ctrl-C -----------------------------------------------------------------------

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from fullcache_cli.gcpause import gc_paused
+from fullcache_cli.runtime.gcpause import gc_paused
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_overlapping_pauses_across_threads(collector_enabled):
 
 
 def test_populate_runs_with_the_collector_paused(collector_enabled):
-    from fullcache_cli import mixin
+    from fullcache_cli.runtime import mixin
 
     states = []
 

@@ -75,7 +75,7 @@ def test_lookup_int_key(database_url):
     assert code == 0 and found["id"] == 3 and found["key"] == 103 and found["source"] == "cache"
     result = run("lookup", "Volume", "1O3", "--models", "tests.apps.own_app", "--database-url", url)
     assert result.exit_code == 2
-    assert "KEY '1O3' fits no key type of Volume's cache (int)" in result.stderr
+    assert "key '1O3' fits no key type of Volume's cache (int)" in result.stderr
     assert "'101', '102', '103'" in result.stderr
 
 
@@ -95,7 +95,7 @@ def test_lookup_key_of_no_type_and_bad_id(sample_url):
     assert "fits no key type" in result.stderr and '\'["application/epub+zip"' in result.stderr
     result = run("lookup", "Library", "seven", "--id", "--database-url", sample_url)
     assert result.exit_code == 2
-    assert "--id 'seven' fits no key type of Library's ids (int)" in result.stderr
+    assert "id 'seven' fits no key type of Library's ids (int)" in result.stderr
     assert "Traceback" not in result.output
 
 

@@ -63,5 +63,5 @@ def test_a_key_of_no_type_is_a_usage_error_with_real_examples():
     with pytest.raises(UsageError) as caught:
         require_key("abc", cache, "Model's cache")
     message = str(caught.value)
-    assert "KEY 'abc' fits no key type of Model's cache (tuple[str, str], tuple[str, None])" in message
+    assert "key 'abc' fits no key type of Model's cache (tuple[str, str], tuple[str, None])" in message
     assert '\'["a", "b"]\', \'["c", null]\', \'["d", "e"]\'' in message

@@ -20,7 +20,7 @@ from fullcache_cli.loading import load_models, require_models, select_models
 from tests.apps import planted
 
 PLANTED = "tests.apps.planted"
-HOW = "pass --models a dotted module name importable from the current folder, or a path to a .py file"
+HOW = "name a models module: a dotted name importable from the current folder, or a path to a .py file (--models or FULLCACHE_MODELS)"
 
 # Every command loads the models module the same way.
 COMMANDS = [["warm"], ["check"], ["models"], ["inspect", "FcGenre"], ["lookup", "FcGenre", "Fiction"]]

@@ -1,4 +1,4 @@
-"""The mixin (fullcache_cli.mixin.HasFullTableCache): the seed's protocol, and
+"""The mixin (fullcache_cli.runtime.mixin.HasFullTableCache): the seed's protocol, and
 what it does instead of the seed's silent failures.
 
 Every test that touches a database runs on SQLite and PostgreSQL (the
@@ -20,7 +20,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, create_engine, e
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, relationship
 
 from fullcache_cli import CacheMergeError, HasFullTableCache
-from fullcache_cli.mixin import POPULATE_BATCH
+from fullcache_cli.runtime.mixin import POPULATE_BATCH
 from tests.apps import seed_cache
 from tests.apps.seed_cache import get_one
 

@@ -138,6 +138,8 @@ class CacheStats:
         }
 
 
+# The tool's errors.describe is not imported: the runtime half never loads the
+# tool, and a message kept whole serves an application's log best.
 def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 

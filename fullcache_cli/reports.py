@@ -1,17 +1,36 @@
-"""The reports fullcache's commands return: plain data, rendered elsewhere.
+"""Every report fullcache's commands return, and its JSON schema: plain
+data, rendered elsewhere (render.py).
 
 ``to_json()`` on each report gives the documented JSON shape; keys appear as
 JSON values where they are str, int, float, bool or None, tuples as arrays,
-anything else as its repr.
+anything else as its repr. Standard library only: the command line imports
+this module before it loads SQLAlchemy.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Dict, FrozenSet, List, Optional
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional
+
+from .defaults import DEFAULT_LIMIT, DEFAULT_REPEAT
+
+if TYPE_CHECKING:
+    from .loading import CachedModel
 
 SCHEMA = "fullcache.report/1"
+MODELS_SCHEMA = "fullcache.models/1"
+INSPECT_SCHEMA = "fullcache.inspect/1"
+LOOKUP_SCHEMA = "fullcache.lookup/1"
+
+
+class Status(str, Enum):
+    """Whether a model was read; the value is its JSON spelling."""
+
+    OK = "ok"
+    ERROR = "error"  # could not be read
+    NOT_RUN = "not run"  # the connection was lost before its turn
 
 # Kinds of problem, in the order the problems section lists them.
 KINDS = (
@@ -40,6 +59,13 @@ def json_key(key: Any) -> Any:
     if isinstance(key, tuple):
         return [json_key(part) for part in key]
     return repr(key)
+
+
+def json_value(value: Any) -> Any:
+    """A column value as JSON: scalars as themselves, anything else as text."""
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    return str(value)
 
 
 @dataclass
@@ -103,7 +129,7 @@ class ModelReport:
     table: str
     mixin: str
     mixin_class: str
-    status: str = "ok"  # "ok", "error" (could not be read) or "not run"
+    status: Status = Status.OK
     error: Optional[str] = None
     rows: Optional[int] = None
     cached_ids: Optional[int] = None
@@ -117,15 +143,13 @@ class ModelReport:
     memory_bytes: Optional[int] = None
     lookups: Optional[Lookups] = None
     lookup_error: Optional[str] = None
-    # Filled by inspect only.
-    extra: Dict[str, Any] = field(default_factory=dict)
 
     def problems(self, max_warm_seconds: Optional[float] = None) -> List[Problem]:
         found: List[Problem] = []
-        if self.status == "not run":
+        if self.status is Status.NOT_RUN:
             found.append(Problem(self.model, "not_run", error=self.error))
             return found
-        if self.status == "error":
+        if self.status is Status.ERROR:
             found.append(Problem(self.model, "unreadable", error=self.error))
             return found
         if self.populate_error:
@@ -146,18 +170,18 @@ class ModelReport:
                 Problem(
                     self.model,
                     "slow",
-                    error=f"warmed in {self.warm_seconds:.3f} s, over --max-warm-seconds {max_warm_seconds:g}",
+                    error=f"warmed in {self.warm_seconds:.3f} s, over the limit of {max_warm_seconds:g} s",
                 )
             )
         return found
 
     def to_json(self) -> dict:
-        data = {
+        return {
             "model": self.model,
             "table": self.table,
             "mixin": self.mixin,
             "mixin_class": self.mixin_class,
-            "status": self.status,
+            "status": self.status.value,
             "error": self.error,
             "rows": self.rows,
             "cached_ids": self.cached_ids,
@@ -172,8 +196,6 @@ class ModelReport:
             "lookups": self.lookups.to_json() if self.lookups else None,
             "lookup_error": self.lookup_error,
         }
-        data.update(self.extra)
-        return data
 
 
 @dataclass
@@ -203,7 +225,7 @@ class WarmReport:
     @property
     def unreadable(self) -> bool:
         """Some model could not be read at all (warm exits 1)."""
-        return any(m.status != "ok" for m in self.models)
+        return any(m.status is not Status.OK for m in self.models)
 
     def to_json(self) -> dict:
         problems = self.problems()
@@ -213,4 +235,127 @@ class WarmReport:
             "models": [m.to_json() for m in self.models],
             "problems": len(problems),
             "ok": not problems,
+        }
+
+
+@dataclass
+class ModelRow:
+    """One cached model of the listing, and its rows (or why not counted)."""
+
+    model: "CachedModel"
+    rows: Optional[int] = None
+    error: Optional[str] = None
+
+    def to_json(self) -> dict:
+        return {**self.model.as_dict(), "rows": self.rows, "error": self.error}
+
+
+@dataclass
+class ModelsReport:
+    """The cached models of a models module, with their row counts."""
+
+    database: str
+    models: List[ModelRow] = field(default_factory=list)
+
+    @property
+    def unreadable(self) -> bool:
+        return any(row.error for row in self.models)
+
+    def to_json(self) -> dict:
+        return {"schema": MODELS_SCHEMA, "database": self.database, "models": [m.to_json() for m in self.models]}
+
+
+@dataclass
+class Entry:
+    """One entry of a key cache, as inspect shows it."""
+
+    key: Any
+    id: Any
+    repr: str
+
+    def to_json(self) -> dict:
+        return {"key": json_key(self.key), "id": self.id, "repr": self.repr}
+
+
+@dataclass
+class InspectReport:
+    """Everything warm observed about one model, plus the shapes of its keys,
+    the mixin's statistics and a sample of entries."""
+
+    database: str
+    model: ModelReport
+    key_types: Dict[str, int] = field(default_factory=dict)
+    stats: Optional[dict] = None
+    entries: List[Entry] = field(default_factory=list)
+    limit: int = DEFAULT_LIMIT
+
+    def to_json(self) -> dict:
+        return {
+            "schema": INSPECT_SCHEMA,
+            "database": self.database,
+            **self.model.to_json(),
+            "key_types": self.key_types,
+            "stats": self.stats,
+            "entries": [e.to_json() for e in self.entries],
+        }
+
+
+@dataclass
+class Merge:
+    """Whether the cached object merged into a second session."""
+
+    ok: bool
+    error: Optional[str] = None
+
+    def to_json(self) -> dict:
+        return {"ok": self.ok, "error": self.error}
+
+
+@dataclass
+class LookupReport:
+    """One lookup through the model's own by_cache_key (or by_id)."""
+
+    database: str
+    model: str
+    key: Any
+    by: str  # "key" or "id"
+    found: bool = False
+    source: Optional[str] = None  # "cache", "database" or None
+    id: Any = None
+    values: Optional[Dict[str, Any]] = None
+    merge: Optional[Merge] = None
+    cache_us: Optional[float] = None
+    db_us: Optional[float] = None
+    repeat: int = DEFAULT_REPEAT
+    reason: Optional[str] = None
+    shadows: List[Any] = field(default_factory=list)
+    suggestions: List[str] = field(default_factory=list)
+    error: Optional[str] = None
+
+    @property
+    def speedup(self) -> Optional[float]:
+        if self.cache_us and self.db_us:
+            return round(self.db_us / self.cache_us, 1)
+        return None
+
+    def to_json(self) -> dict:
+        return {
+            "schema": LOOKUP_SCHEMA,
+            "database": self.database,
+            "model": self.model,
+            "key": json_key(self.key),
+            "by": self.by,
+            "found": self.found,
+            "source": self.source,
+            "id": self.id,
+            "values": self.values,
+            "merge": self.merge.to_json() if self.merge else None,
+            "cache_us": self.cache_us,
+            "db_us": self.db_us,
+            "speedup": self.speedup,
+            "repeat": self.repeat,
+            "reason": self.reason,
+            "shadows": self.shadows,
+            "suggestions": self.suggestions,
+            "error": self.error,
         }
