@@ -118,12 +118,12 @@ class Target:
             ) from None
         _remember_url(ctx, self._url)
         self._open = functools.partial(open_database, self._url, connect_timeout, statement_timeout)
-        self.statement_timeout = statement_timeout
 
     def select(self, names: List[str]):
-        from .loading import select_models
+        """The models named (all when none is), as the library resolves them."""
+        from .loading import resolve_models
 
-        return select_models(self.models, names)
+        return resolve_models(self.models, names)
 
     @contextmanager
     def database(self) -> Iterator[Any]:
@@ -162,7 +162,7 @@ def database_options(f: Callable) -> Callable:
             # The first set wins: FULLCACHE_DATABASE_URL, then DATABASE_URL.
             envvar=["FULLCACHE_DATABASE_URL", "DATABASE_URL"],
             show_envvar=True,
-            help="Database to read. [default: the models module's DATABASE_URL]",
+            help="Database to read; without it, the models module's DATABASE_URL.",
         ),
         click.option(
             "--connect-timeout",
@@ -195,6 +195,12 @@ def output_options(f: Callable) -> Callable:
 
     command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(command)
     return traceback_option(command)
+
+
+def command_options(f: Callable) -> Callable:
+    """Every command's options: the database ones (as ``target``) and the
+    output ones (as ``output``), and the click context first."""
+    return database_options(output_options(click.pass_context(f)))
 
 
 @contextmanager
@@ -263,9 +269,7 @@ def cli() -> None:
 
 
 @cli.command("models")
-@database_options
-@output_options
-@click.pass_context
+@command_options
 def models_command(ctx: click.Context, target: Target, output) -> None:
     """List the cached models, their tables, mixins and row counts.
 
@@ -275,27 +279,33 @@ def models_command(ctx: click.Context, target: Target, output) -> None:
     """
     from .listing import list_models
 
-    with _user_code(output), target.database() as database:
-        report = list_models(database, target.models)
-    output.emit(report)
+    report = _report(output, target, lambda database, _: list_models(database, target.models))
     ctx.exit(EXIT_PROBLEMS if report.unreadable else 0)
+
+
+def _report(output, target: Target, work: Callable[[Any, Any], Any], progress: bool = False) -> Any:
+    """Run ``work(database, progress display or None)`` while the
+    application's code is fenced (see _user_code), print its report, and
+    return it."""
+    display = _progress(output) if progress else nullcontext(None)
+    with _user_code(output), target.database() as database, display as shown:
+        report = work(database, shown)
+    output.emit(report)
+    return report
 
 
 def _warm(output, target: Target, names, **options):
     from .warming import check
 
     selected = target.select(list(names))
-    with _user_code(output), target.database() as database, _progress(output) as progress:
-        report = check(database, selected, progress=progress, **options)
-    output.emit(report)
-    return report
+    return _report(
+        output, target, lambda database, progress: check(database, selected, progress=progress, **options), True
+    )
 
 
 @cli.command()
 @click.argument("names", nargs=-1, metavar="[MODEL]...")
-@database_options
-@output_options
-@click.pass_context
+@command_options
 def warm(ctx: click.Context, names, target: Target, output) -> None:
     """Warm every cached model (or those named) and report what each got.
 
@@ -330,9 +340,7 @@ def warm(ctx: click.Context, names, target: Target, output) -> None:
     metavar="PATH",
     help="Also write one JUnit test case per model here.",
 )
-@database_options
-@output_options
-@click.pass_context
+@command_options
 def check(ctx: click.Context, names, allowed, max_warm_seconds, junit_xml, target: Target, output) -> None:
     """CI smoke check: warm, then exit 1 if any problem was found.
 
@@ -359,9 +367,7 @@ def check(ctx: click.Context, names, allowed, max_warm_seconds, junit_xml, targe
     "--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True,
     help="Longest list shown to people (--json shows every list whole).",
 )
-@database_options
-@output_options
-@click.pass_context
+@command_options
 def inspect_command(ctx: click.Context, model, limit, target: Target, output) -> None:
     """Everything warm observes about one model, in full.
 
@@ -376,9 +382,7 @@ def inspect_command(ctx: click.Context, model, limit, target: Target, output) ->
     from .inspecting import inspect_model
 
     (chosen,) = target.select([model])
-    with _user_code(output), target.database() as database:
-        report = inspect_model(database, chosen, limit=limit)
-    output.emit(report)
+    report = _report(output, target, lambda database, _: inspect_model(database, chosen, limit=limit))
     ctx.exit(EXIT_PROBLEMS if report.model.status is not Status.OK else 0)
 
 
@@ -390,9 +394,7 @@ def inspect_command(ctx: click.Context, model, limit, target: Target, output) ->
     "--repeat", type=click.IntRange(min=1), default=DEFAULT_REPEAT, show_default=True,
     help="Lookups timed, from the cache and from the database.",
 )
-@database_options
-@output_options
-@click.pass_context
+@command_options
 def lookup_command(ctx: click.Context, model, key, by_id, repeat, target: Target, output) -> None:
     """Look KEY up as the application does, and time it against the database.
 
@@ -407,9 +409,7 @@ def lookup_command(ctx: click.Context, model, key, by_id, repeat, target: Target
     from .lookups import lookup
 
     (chosen,) = target.select([model])
-    with _user_code(output), target.database() as database:
-        report = lookup(database, chosen, key, by_id=by_id, repeat=repeat)
-    output.emit(report)
+    report = _report(output, target, lambda database, _: lookup(database, chosen, key, by_id=by_id, repeat=repeat))
     ctx.exit(0 if report.found else EXIT_PROBLEMS)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import sys
 from collections import Counter
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List
 
 SAMPLE = 256
 

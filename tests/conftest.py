@@ -347,3 +347,21 @@ def postgres_bad_password_url(postgres_server: PostgresServer, _password_databas
         pytest.skip(f"{postgres_server.description} lets {PASSWORD_ROLE} in "
                     "without checking its password (pg_hba.conf)")
     return _render(postgres_server.url(_password_database, PASSWORD_ROLE, BAD_PASSWORD))
+
+
+@pytest.fixture
+def planted_url(database_url: str) -> Iterator[str]:
+    """A fresh database holding the planted app's tables and rows."""
+    from tests.apps import planted
+    from tests.helpers import fill_planted
+
+    yield fill_planted(database_url)
+    planted.reset_all()
+
+
+@pytest.fixture
+def sample_url(database_url: str) -> str:
+    """A fresh database holding the sample's tables and rows."""
+    from tests.helpers import fill_sample
+
+    return fill_sample(database_url)

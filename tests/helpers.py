@@ -1,12 +1,13 @@
-"""Small helpers shared by the CLI tests."""
+"""Small helpers shared by the tests: driving the CLI, filling databases."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Callable
 
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine
+from sqlalchemy.pool import NullPool
 
 from fullcache_cli.cli import cli
 
@@ -14,8 +15,14 @@ PLANTED = "tests.apps.planted"
 
 
 def run(*args: str, env: dict | None = None) -> Result:
-    """Invoke the CLI in-process; stdout and stderr are kept apart."""
+    """Invoke the CLI in-process; stdout and stderr are kept apart; an
+    exception the CLI lets through fails the test."""
     return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def invoke(*args: str, env: dict | None = None) -> Result:
+    """Invoke the CLI in-process as a user would: whatever happens is the result."""
+    return CliRunner().invoke(cli, list(args), env=env)
 
 
 def run_json(*args: str) -> tuple[int, Any]:
@@ -23,14 +30,33 @@ def run_json(*args: str) -> tuple[int, Any]:
     return result.exit_code, json.loads(result.stdout)
 
 
+def one_line_error(result: Result, code: int, *words: str) -> str:
+    """The result failed with ``code`` and one line on stderr holding ``words``."""
+    assert result.exit_code == code, (result.exit_code, result.output)
+    assert "Traceback" not in result.output, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: "), lines[0]
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert result.stdout == ""
+    return lines[0]
+
+
+def filled(url: str, fill: Callable[[Any], None]) -> str:
+    """``url`` after ``fill(engine)`` made its tables and rows."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        fill(engine)
+    finally:
+        engine.dispose()
+    return url
+
+
 def fill_planted(url: str) -> str:
     from tests.apps import planted
 
-    engine = create_engine(url)
-    try:
-        planted.fill(engine)
-    finally:
-        engine.dispose()
+    filled(url, planted.fill)
     planted.reset_all()
     return url
 
@@ -38,12 +64,13 @@ def fill_planted(url: str) -> str:
 def fill_sample(url: str) -> str:
     import sample_models
 
-    engine = create_engine(url)
-    try:
-        sample_models.create_sample(engine)
-    finally:
-        engine.dispose()
-    return url
+    return filled(url, sample_models.create_sample)
+
+
+def fill_own_app(url: str) -> str:
+    from tests.apps import own_app
+
+    return filled(url, own_app.fill)
 
 
 def by_model(document: dict) -> dict:

@@ -16,9 +16,10 @@ each ran), ``written`` those the database did not refuse.
 """
 
 from sqlalchemy import Integer, String, text
-from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 
 from fullcache_cli import HasFullTableCache
+from tests.apps import fill_named
 
 
 class Base(DeclarativeBase):
@@ -152,8 +153,4 @@ MODELS = [AddsRow, CommitsConnection, EngineWriter, Mutates, HookWriter, Plain]
 
 def fill(engine):
     """Create every table, three rows each."""
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        for model in MODELS:
-            session.execute(model.__table__.insert(), [{"id": n, "name": f"{model.__name__}-{n}"} for n in (1, 2, 3)])
-        session.commit()
+    fill_named(engine, Base, MODELS)

@@ -14,14 +14,13 @@ import hashlib
 import json
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.pool import NullPool
 
 import sample_models
-from fullcache_cli.cli import cli
 from fullcache_cli.database import read_only_session
 from tests.apps import writers
+from tests.helpers import filled, invoke
 
 WRITERS = "tests.apps.writers"
 
@@ -52,18 +51,12 @@ def checksum(url: str) -> dict:
 
 @pytest.fixture
 def writers_url(database_url):
-    engine = create_engine(database_url, poolclass=NullPool)
-    writers.fill(engine)
-    engine.dispose()
+    filled(database_url, writers.fill)
     writers.attempted.clear()
     writers.written.clear()
     yield database_url
     for model in writers.MODELS:
         model.reset_cache()
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 @pytest.mark.parametrize("command", ["warm", "check"])

@@ -6,26 +6,14 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-import pytest
-
 import fullcache_cli
 from tests.apps import planted
-from tests.helpers import PLANTED, by_model, fill_planted, fill_sample, run, run_json
+from tests.helpers import PLANTED, by_model, run, run_json
 
 DIRTY = (
     "InvalidRequestError: merge() with load=False option does not support objects marked as 'dirty'.  "
     "flush() all changes on mapped instances before merging with load=False."
 )
-
-
-@pytest.fixture
-def planted_url(database_url):
-    return fill_planted(database_url)
-
-
-@pytest.fixture
-def sample_url(database_url):
-    return fill_sample(database_url)
 
 
 def warm_json(url, *names):

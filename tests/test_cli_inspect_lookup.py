@@ -8,20 +8,9 @@ from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
 from tests.apps import planted
-from tests.helpers import PLANTED, fill_planted, fill_sample, run, run_json
-from tests.test_models_command import fill_own_app
+from tests.helpers import PLANTED, fill_own_app, run, run_json
 
 DIRTY = "merge() with load=False option does not support objects marked as 'dirty'"
-
-
-@pytest.fixture
-def planted_url(database_url):
-    return fill_planted(database_url)
-
-
-@pytest.fixture
-def sample_url(database_url):
-    return fill_sample(database_url)
 
 
 def planted_args(url):

@@ -1,7 +1,7 @@
 """Bad input: a one-line error naming the thing and the fix, the right exit
 code, no traceback (unless --traceback), and never a password.
 
-Rows about the models module and model names are in test_loading.py; this
+Rows about the models module and model names are in test_cli_loading.py; this
 file covers the database URL, connecting, a missing table, bad cache keys,
 a KEY that fits no key type, Ctrl-C, and passwords in every output.
 """
@@ -15,38 +15,19 @@ import time
 from urllib.parse import quote, quote_plus
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 import sample_models
-from fullcache_cli.cli import cli
 from tests.apps import faulty, planted
+from tests.helpers import PLANTED, filled, invoke, one_line_error
 
-PLANTED = "tests.apps.planted"
 FAULTY = "tests.apps.faulty"
 SAMPLE = "sample_models"
 
 SECRET = "Zq9-unlikely-Secret"  # in URLs that never reach a server
 SECRETS = (SECRET, "s3cr3t-P@ss:w0rd/x", "not-the-s3cr3t-P@ss:w0rd/x")
-
-
-def invoke(*args: str, env: dict | None = None):
-    return CliRunner().invoke(cli, list(args), env=env)
-
-
-def one_line_error(result, code: int, *words: str) -> str:
-    """The result failed with ``code`` and one line on stderr holding ``words``."""
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert "Traceback" not in result.output, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines[0]
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    assert result.stdout == ""
-    return lines[0]
 
 
 def assert_no_password(*texts: str) -> None:
@@ -56,25 +37,9 @@ def assert_no_password(*texts: str) -> None:
                 assert form not in text, f"{form!r} leaked in:\n{text}"
 
 
-def fill(url: str, module=planted) -> str:
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        module.fill(engine)
-    finally:
-        engine.dispose()
-    return url
-
-
-@pytest.fixture
-def planted_url(database_url):
-    fill(database_url)
-    yield database_url
-    planted.reset_all()
-
-
 @pytest.fixture
 def faulty_url(database_url):
-    fill(database_url, faulty)
+    filled(database_url, faulty.fill)
     yield database_url
     faulty.CONTROL.clear()
     for model in faulty.MODELS:
@@ -380,7 +345,7 @@ def test_what_the_application_prints_goes_to_stderr(faulty_url, tmp_path, comman
 def _password_url(postgres_password_url):
     """The database, filled, and the URL as it may be written: percent-quoted,
     and (for messages) with the password in clear."""
-    fill(postgres_password_url, faulty)
+    filled(postgres_password_url, faulty.fill)
     plain = postgres_password_url.replace(quote("s3cr3t-P@ss:w0rd/x", safe=""), "s3cr3t-P@ss:w0rd/x")
     return postgres_password_url, plain
 

@@ -10,45 +10,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
-
-from fullcache_cli.cli import cli
 from fullcache_cli.errors import ConfigError, ModelsNotFound, UsageError
 from fullcache_cli.loading import load_models, require_models, select_models
-from tests.apps import planted
+from tests.helpers import PLANTED, invoke, one_line_error
 
-PLANTED = "tests.apps.planted"
 HOW = "name a models module: a dotted name importable from the current folder, or a path to a .py file (--models or FULLCACHE_MODELS)"
 
 # Every command loads the models module the same way.
 COMMANDS = [["warm"], ["check"], ["models"], ["inspect", "FcGenre"], ["lookup", "FcGenre", "Fiction"]]
-
-
-def invoke(*args: str, env: dict | None = None):
-    return CliRunner().invoke(cli, list(args), env=env)
-
-
-def one_line_error(result, code: int, *words: str) -> str:
-    assert result.exit_code == code, (result.exit_code, result.output)
-    assert "Traceback" not in result.output, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("Error: "), lines[0]
-    for word in words:
-        assert word in lines[0], (word, lines[0])
-    assert result.stdout == ""
-    return lines[0]
-
-
-@pytest.fixture
-def planted_url(database_url):
-    engine = create_engine(database_url, poolclass=NullPool)
-    planted.fill(engine)
-    engine.dispose()
-    yield database_url
-    planted.reset_all()
 
 
 @pytest.fixture
@@ -195,3 +164,24 @@ def test_library_raises_its_own_exceptions(tmp_path):
     with pytest.raises(UsageError, match="did you mean 'FcTag'"):
         select_models(models, ["FcTags"])
     assert ConfigError("x").exit_code == UsageError("x").exit_code == 2
+
+
+def test_database_url_precedence(tmp_path, sample_url, monkeypatch):
+    """--database-url, then FULLCACHE_DATABASE_URL, then DATABASE_URL, then
+    the models module's DATABASE_URL: the first given is the one read."""
+    missing = f"sqlite:///{tmp_path / 'nowhere' / 'missing.db'}"
+    module = tmp_path / "urlmodels.py"
+    module.write_text(f"from sample_models import *\nDATABASE_URL = {sample_url!r}\n")
+    monkeypatch.chdir(tmp_path)
+    for name in ("FULLCACHE_DATABASE_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    def reads(*args: str, env: dict) -> bool:
+        result = invoke("models", "--models", str(module), *args, env=env)
+        return result.exit_code == 0
+
+    assert reads(env={})  # the module's own URL
+    assert not reads(env={"DATABASE_URL": missing})
+    assert reads(env={"FULLCACHE_DATABASE_URL": sample_url, "DATABASE_URL": missing})
+    assert not reads(env={"FULLCACHE_DATABASE_URL": missing, "DATABASE_URL": sample_url})
+    assert reads("--database-url", sample_url, env={"FULLCACHE_DATABASE_URL": missing, "DATABASE_URL": missing})

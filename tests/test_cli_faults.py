@@ -13,19 +13,14 @@ import json
 import time
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from fullcache_cli.cli import cli
 from tests.apps import big, faulty
+from tests.helpers import by_model, filled, invoke
 
 FAULTY = "tests.apps.faulty"
 PASSWORD = "s3cr3t-P@ss:w0rd/x"
-
-
-def invoke(*args: str):
-    return CliRunner().invoke(cli, list(args))
 
 
 def no_password(text: str) -> None:
@@ -34,18 +29,12 @@ def no_password(text: str) -> None:
 
 @pytest.fixture
 def faulty_pg(postgres_password_url, postgres_admin_url):
-    engine = create_engine(postgres_password_url, poolclass=NullPool)
-    faulty.fill(engine)
-    engine.dispose()
+    filled(postgres_password_url, faulty.fill)
     faulty.CONTROL["admin_url"] = postgres_admin_url
     yield postgres_password_url
     faulty.CONTROL.clear()
     for model in faulty.MODELS:
         model.reset_cache()
-
-
-def by_model(document: dict) -> dict:
-    return {m["model"]: m for m in document["models"]}
 
 
 # -- the connection drops mid-warm ----------------------------------------------

@@ -6,20 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from sqlalchemy import create_engine
-
-from tests.helpers import by_model, fill_sample, run, run_json
-
-
-def fill_own_app(url):
-    from tests.apps import own_app
-
-    engine = create_engine(url)
-    try:
-        own_app.fill(engine)
-    finally:
-        engine.dispose()
-    return url
+from tests.helpers import by_model, fill_own_app, fill_sample, run, run_json
 
 
 def test_models_lists_exactly_the_cached_models_of_an_own_mixin_app(database_url):
