@@ -423,3 +423,13 @@ def main() -> None:
         import gc
 
         gc.freeze()
+
+
+def _add_coherence_commands() -> None:
+    from .cli_coherence import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_coherence_commands()

@@ -23,7 +23,17 @@ site. What changes is what used to fail silently:
 * a merge that fails asks the lookup hook for a fresh copy (which then
   replaces the broken cache entry); with no hook, :class:`CacheMergeError`
   says which object failed and why;
-* statistics are kept per model (:meth:`HasFullTableCache.cache_stats`).
+* statistics are kept per model (:meth:`HasFullTableCache.cache_stats`);
+* one populate at a time per model and process: a lookup that finds the
+  caches reset while another thread fills them asks its lookup hook (the
+  database) instead of waiting or loading the table a second time.
+
+With coherence on (:mod:`fullcache_cli.runtime.coherence`), a reload reads
+in a read-only transaction of its own, never the caller's session (which may
+hold an old snapshot or uncommitted rows), and what a lookup hook returns is
+not put into the caches for the same reason; while the listener is away the
+lookups bypass the caches (the hit paths are unchanged: the caches are
+simply reset and not filled again until it is back).
 """
 
 from __future__ import annotations
@@ -32,7 +42,7 @@ import itertools
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Dict, Hashable, Optional, Tuple
+from typing import Any, Callable, ClassVar, ContextManager, Dict, Hashable, Optional, Tuple
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
@@ -96,7 +106,12 @@ class _ModelState:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.populating = threading.Lock()
         self.generation = 0
+        # Set by coherence: where a reload reads (a read-only session of its
+        # own), and whether lookups bypass the caches (listener away).
+        self.reload_session: Optional[Callable[[], ContextManager[Session]]] = None
+        self.bypass = False
         self.hits = _Counter()
         self.misses = _Counter()
         self.populates = _Counter()
@@ -321,8 +336,9 @@ class HasFullTableCache:
         lookup_hook: Optional[Callable[[], Tuple[Any, bool]]],
     ) -> Tuple[Any, bool]:
         """Find ``cache_key`` in ``cache``; on a miss, ask ``lookup_hook``."""
+        state = cls._fullcache
         if cache is cls.RESET:
-            cls.populate_cache(_db)
+            cls._populate_once(_db, state)
             cache = getattr(cls, cache_name)
         obj = None
         if cache is not cls.RESET:
@@ -330,7 +346,6 @@ class HasFullTableCache:
                 obj = cache.get(cache_key)
             except TypeError:
                 obj = None  # an unhashable key is never in the cache
-        state = cls._fullcache
         if obj is not None:
             try:
                 attached = cls._attach(_db, obj)
@@ -347,11 +362,31 @@ class HasFullTableCache:
         if obj is None:
             return None, new
         attached = cls._attach(_db, obj)
-        if attached is not None:
+        if attached is not None and state.reload_session is None:
             # Never cache what the caller's session has deleted (the hook can
             # hand back an object pending deletion, e.g. from Session.get).
+            # With coherence on, never cache what the caller's session read
+            # at all: its snapshot may be older than the last invalidation.
             cls._cache_insert(obj, cls._cache, cls._id_cache)
         return attached, new
+
+    @classmethod
+    def _populate_once(cls, _db: Session, state: _ModelState) -> None:
+        """Populate, unless another thread is at it or lookups bypass the
+        caches: then the caller goes on to its lookup hook."""
+        if state.bypass or not state.populating.acquire(blocking=False):
+            return
+        try:
+            if cls._id_cache is not cls.RESET and cls._cache is not cls.RESET:
+                return  # filled by the thread that held the lock a moment ago
+            reload_session = state.reload_session
+            if reload_session is None:
+                cls.populate_cache(_db)
+            else:
+                with reload_session() as session:
+                    cls.populate_cache(session)
+        finally:
+            state.populating.release()
 
     @classmethod
     def _attach(cls, _db: Session, obj: Any) -> Any:
@@ -384,7 +419,8 @@ class HasFullTableCache:
         fresh, new = lookup_hook()
         if fresh is None:
             raise error
-        cls._cache_insert(fresh, cls._cache, cls._id_cache)
+        if cls._fullcache.reload_session is None:
+            cls._cache_insert(fresh, cls._cache, cls._id_cache)
         return fresh, new
 
     @classmethod
