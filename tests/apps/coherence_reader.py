@@ -21,7 +21,7 @@ MODELS = {"Genre": coherent.Genre, "SeedGenre": coherent.SeedGenre}
 
 class Reader:
     def __init__(self, url, options):
-        self.engine = create_engine(url)
+        self.engine = create_engine(url, pool_pre_ping=True)  # as an application that outlives a restart
         self.handle = coherence.start(self.engine, [coherent.Genre, coherent.SeedGenre], **options)
         self.old = None
 
@@ -59,6 +59,19 @@ class Reader:
             if time.monotonic() > deadline:
                 return {"ok": False, "seen": seen, "status": self.handle.status()}
             time.sleep(0.002)
+
+    def op_until_cached(self, model="Genre", id=1, name=None, timeout=10.0):
+        """Wait until the cache holds the row as ``name`` without looking it
+        up (an eager reload filled it)."""
+        cls = MODELS[model]
+        deadline = time.monotonic() + timeout
+        while True:
+            cache = cls._id_cache
+            if cache is not cls.RESET and cache.get(id) is not None and cache[id].name == name:
+                return {"ok": True, "reloads": self.handle.status().get("reloads")}
+            if time.monotonic() > deadline:
+                return {"ok": False, "status": self.handle.status()}
+            time.sleep(0.005)
 
     def op_ready(self, timeout=10.0):
         return {"ready": self.handle.wait_ready(timeout), "status": self.handle.status()}
