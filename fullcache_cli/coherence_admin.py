@@ -235,15 +235,13 @@ def invalidate(url: str, models: Sequence[CachedModel]) -> ChangeReport:
             installed = connection.exec_driver_sql(capture.INSTALLED_SQL).scalar()
             if installed:
                 statement = f"SELECT {capture.SCHEMA}.note_change(%(table)s)"
-            else:
+            else:  # the ORM fallback's own notification
                 statement = f"SELECT pg_notify('{capture.CHANNEL}', json_build_object('table', %(table)s)::text)"
+            for table in tables:
+                connection.exec_driver_sql(statement, {"table": table})
         else:
-            connection.exec_driver_sql(capture.sqlite_install_sql([]).splitlines()[1])
-            statement = (f"INSERT INTO {capture.SQLITE_TABLE} (table_name, generation) VALUES (:table, 1) "
-                         "ON CONFLICT (table_name) DO UPDATE SET generation = generation + 1")
-            statement = statement.replace(":table", "?")
-        for table in tables:
-            connection.exec_driver_sql(statement, {"table": table} if backend == "postgresql" else (table,))
+            statements = [capture.SQLITE_CREATE] + [capture.sqlite_bump(table) for table in tables]
+            _script(connection, "\n".join(statements))
         return ChangeReport("invalidate", display_url(parse_url(url)), backend, tables, "", True)
 
 

@@ -160,19 +160,23 @@ def postgresql_uninstall_sql(tables: Sequence[str]) -> str:
     return "\n".join(parts) + "\n"
 
 
+SQLITE_CREATE = f"CREATE TABLE IF NOT EXISTS {SQLITE_TABLE} (table_name TEXT PRIMARY KEY, generation INTEGER NOT NULL);"
+
+
+def sqlite_bump(table: str) -> str:
+    """The statement that bumps a SQLite table's generation."""
+    return (f"INSERT INTO {SQLITE_TABLE} (table_name, generation) VALUES ({_literal(table)}, 1) "
+            "ON CONFLICT (table_name) DO UPDATE SET generation = generation + 1;")
+
+
 def sqlite_install_sql(tables: Sequence[str]) -> str:
     """The DDL that installs the change counters on SQLite ``tables``."""
-    parts = [
-        "-- fullcache change capture: fullcache's own objects only.",
-        f"CREATE TABLE IF NOT EXISTS {SQLITE_TABLE} (table_name TEXT PRIMARY KEY, generation INTEGER NOT NULL);",
-    ]
+    parts = ["-- fullcache change capture: fullcache's own objects only.", SQLITE_CREATE]
     for table in tables:
         for event in ("INSERT", "UPDATE", "DELETE"):
             parts.append(
                 f"CREATE TRIGGER IF NOT EXISTS {quote_ident(sqlite_trigger(table, event))} "
-                f"AFTER {event} ON {quote_ident(table)} BEGIN "
-                f"INSERT INTO {SQLITE_TABLE} (table_name, generation) VALUES ({_literal(table)}, 1) "
-                f"ON CONFLICT (table_name) DO UPDATE SET generation = generation + 1; END;"
+                f"AFTER {event} ON {quote_ident(table)} BEGIN {sqlite_bump(table)} END;"
             )
     return "\n".join(parts) + "\n"
 
