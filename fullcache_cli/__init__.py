@@ -2,8 +2,9 @@
 
 ``from fullcache_cli import HasFullTableCache`` gives the mixin; ``warm``,
 ``check``, ``inspect_model`` and ``lookup`` give the reports the command line
-prints. Names load on first use, so ``fullcache --help`` never imports
-SQLAlchemy.
+prints; ``fullcache_cli.coherence.start(...)`` keeps the caches coherent
+across processes. Names load on first use, so ``fullcache --help`` never
+imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -28,10 +29,17 @@ _EXPORTS = {
     "lookup": "fullcache_cli.lookups",
 }
 
-__all__ = sorted(_EXPORTS) + ["__version__"]
+# Modules reachable as attributes: ``fullcache_cli.coherence.start(...)``.
+_MODULES = {"coherence": "fullcache_cli.coherence"}
+
+__all__ = sorted(_EXPORTS) + sorted(_MODULES) + ["__version__"]
 
 
 def __getattr__(name: str):
+    if name in _MODULES:
+        value = importlib.import_module(_MODULES[name])
+        globals()[name] = value
+        return value
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'fullcache_cli' has no attribute {name!r}")

@@ -464,3 +464,19 @@ def test_sqlite_two_processes_within_the_poll_bound(tmp_path, readers, captured)
     # With counters only the table that changed is reset; without, every model.
     assert reader.call("lookup", model="Genre")["populates"] == populates + (0 if captured else 1)
     engine.dispose()
+
+
+def test_the_runtime_imports_no_tool_module():
+    code = (
+        "import sys\n"
+        "import fullcache_cli\n"
+        "start = fullcache_cli.coherence.start\n"
+        "from fullcache_cli.runtime.coherence import listener, orm, sqlite\n"
+        "assert fullcache_cli.coherence is sys.modules['fullcache_cli.runtime.coherence']\n"
+        "tool = ('cli', 'loading', 'database', 'render', 'report', 'reports', 'masking', 'warming', 'coherence_admin')\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('click', 'rich')\n"
+        "       or m in tuple('fullcache_cli.' + name for name in tool)]\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr

@@ -110,6 +110,10 @@ class Coherence:
         new = [cls for cls in resolve_models(models) if cls not in self.watched.models]
         self.watched.add(new)
         self.watched.use_reloads(reload_sessions(self.engine))
+        if self.backend == "postgresql" and self.options["capture"] in ("orm", "auto"):
+            from . import orm
+
+            orm.enable(new)
         self.follower.tables = self.watched.tables(self.follower.default_schema)
         self.watched.reset(new)
 

@@ -97,11 +97,18 @@ class PostgresListener(Follower):
                 self.notified(table, models, txid, notify.pid, sent_at)
 
     def _heartbeat(self, connection) -> None:
+        # The query is also the liveness check of the connection.
         with connection.cursor() as cursor:
-            generations = capture.postgresql_generations(cursor) if self.capture == "database" else None
+            generations = capture.postgresql_generations(cursor)
         self._drain(connection)  # what arrived with the answer
         self.heartbeats += 1
-        if generations is not None:
+        if generations is None:
+            return
+        if self.generations is None:  # capture installed since: start from it
+            self.capture = "database"
+            self.watched.reset_all()
+            self.generations = generations
+        else:
             self.reset_moved(generations, self.tables)
 
     def disconnect(self) -> None:
