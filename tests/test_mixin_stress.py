@@ -180,7 +180,9 @@ def test_threads_looking_up_populating_and_resetting_at_once(stress_engine, swit
     assert stats.hits + stats.misses == tally["lookups"]
     assert stats.merge_failures == 0
     assert stats.populates >= tally["populates"]
-    assert stats.hits > stats.misses > 0  # ids/keys not in the table are misses
+    # Ids/keys not in the table are misses, and so are lookups made while
+    # another thread populates (they ask the database: one populate at a time).
+    assert stats.hits > 0 and stats.misses > 0
     assert stats.merges > 0  # objects did travel between the threads' sessions
     assert stats.last_populate_rows == ROWS
     assert stats.collisions == {} and stats.key_errors == () and stats.none_keys == ()
