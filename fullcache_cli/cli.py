@@ -353,6 +353,11 @@ def check(ctx: click.Context, names, allowed, max_warm_seconds, junit_xml, targe
       fullcache check --models myapp.models --allow none_key --junit-xml fullcache.xml
     """
     report = _warm(output, target, names, allow=allowed, max_warm_seconds=max_warm_seconds)
+    from .coherence_admin import capture_warning
+
+    warning = capture_warning(target._url)
+    if warning:
+        output.warning(warning)
     if junit_xml:
         from .render import junit_xml as to_junit
 

@@ -324,6 +324,30 @@ def _status(connection: Connection, database: str, backend: str, models: Sequenc
     return StatusReport(database, "postgresql", bool(installed), rows, listeners, queue, warnings)
 
 
+def capture_warning(url: str) -> Optional[str]:
+    """What ``check`` says when listeners follow this PostgreSQL database
+    without change capture (the ORM fallback), or None."""
+    from .database import open_database, read_only_connection
+
+    if parse_url(url).get_backend_name() != "postgresql":
+        return None
+    database = open_database(url)
+    try:
+        with read_only_connection(database) as connection:
+            if connection.exec_driver_sql(capture.INSTALLED_SQL).scalar():
+                return None
+            listeners = connection.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %(name)s "
+                "AND datname = current_database()", {"name": APPLICATION_NAME}).scalar()
+    finally:
+        database.dispose()
+    if not listeners:
+        return None
+    return (f"{listeners} coherence listener(s) follow this database without change capture: only the ORM "
+            "of processes that run coherence.start() notifies, and raw SQL, psql and other applications are "
+            "invisible (run 'fullcache coherence install')")
+
+
 def watch(url: str, models: Sequence[CachedModel], on_event: Callable[[WatchEvent], None],
           count: Optional[int] = None, timeout: Optional[float] = None) -> int:
     """Print (through ``on_event``) every notification for the models'

@@ -114,3 +114,26 @@ def test_watch_shows_the_notifications(url, backend):
     event = json.loads(line)
     assert event["table"] == "public.coh_genres"  # the other table is not watched
     assert isinstance(event["txid"], int) and isinstance(event["sender_pid"], int) and event["delay_ms"] >= 0
+
+
+def test_check_says_when_listeners_run_without_capture(url, backend):
+    from fullcache_cli import coherence
+
+    handle = coherence.start(url, [coherent.Genre], heartbeat=30.0)
+    try:
+        assert handle.wait_ready(15)
+        result = cli(url, "check")
+        if backend == "postgresql":
+            assert "without change capture" in result.stderr and "invisible" in result.stderr
+            assert cli(url, "coherence", "install").exit_code == 0
+        assert "without change capture" not in cli(url, "check").stderr
+    finally:
+        handle.stop()
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from fullcache_cli.runtime.coherence import orm
+
+    # Stopped: nothing of it stays behind in this process.
+    assert coherent.Genre._fullcache.reload_session is None
+    assert not event.contains(Session, "after_flush", orm._after_flush)

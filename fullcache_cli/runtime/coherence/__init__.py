@@ -129,6 +129,12 @@ class Coherence:
             for key, value in list(_running.items()):
                 if value is self:
                     del _running[key]
+            orm_in_use = any(c.backend == "postgresql" and c.options["capture"] != "database"
+                             for c in _running.values())
+        if not orm_in_use:
+            from . import orm
+
+            orm.disable()
         if self._owned:
             self.engine.dispose()
         return ended
