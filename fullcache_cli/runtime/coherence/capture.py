@@ -19,7 +19,7 @@ nothing (every object is created only when missing or different).
 from __future__ import annotations
 
 import json
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 CHANNEL = "fullcache"
 SCHEMA = "fullcache"
@@ -237,7 +237,3 @@ def sql_statements(script: str) -> List[str]:
             statements.append("\n".join(current))
             current, in_block = [], False
     return statements
-
-
-def tables_of(names: Iterable[str]) -> List[str]:
-    return sorted(set(names))
