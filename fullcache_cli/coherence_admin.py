@@ -13,95 +13,22 @@ from __future__ import annotations
 import select
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Callable, Iterator, List, Optional, Sequence
 
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Connection
 
-from .database import display_url, parse_url
+from .database import parse_url
 from .errors import ConfigError, describe
 from .loading import CachedModel
+from .masking import display_url
+from .reports import ChangeReport, StatusReport, TableStatus, WatchEvent
 from .runtime.coherence import capture
 from .runtime.coherence.listener import APPLICATION_NAME, connect_parameters
-
-STATUS_SCHEMA = "fullcache.coherence-status/1"
-CHANGE_SCHEMA = "fullcache.coherence-change/1"
 
 # A cached table logged more often than this (commits a minute) is worth a
 # warning: a committing transaction that notified takes a global lock.
 BUSY_PER_MINUTE = 60
-
-
-@dataclass
-class ChangeReport:
-    """What install, uninstall or invalidate did (or, with sql_only, would run)."""
-
-    action: str
-    database: str
-    backend: str
-    tables: List[str]
-    sql: str
-    written: bool
-    created: List[str] = field(default_factory=list)
-    removed: List[str] = field(default_factory=list)
-
-    def to_json(self) -> dict:
-        return {
-            "schema": CHANGE_SCHEMA, "action": self.action, "database": self.database, "backend": self.backend,
-            "tables": self.tables, "written": self.written, "created": self.created, "removed": self.removed,
-            "sql": self.sql,
-        }
-
-
-@dataclass
-class TableStatus:
-    model: str
-    table: str
-    trigger: Optional[str]  # "enabled always", "enabled", "disabled", or None: missing
-    generation: Optional[int]
-    commits_last_minute: Optional[int]
-
-    def to_json(self) -> dict:
-        return {"model": self.model, "table": self.table, "trigger": self.trigger, "generation": self.generation,
-                "commits_last_minute": self.commits_last_minute}
-
-
-@dataclass
-class StatusReport:
-    database: str
-    backend: str
-    installed: bool
-    tables: List[TableStatus]
-    listeners: List[dict]
-    queue_usage: Optional[float]
-    warnings: List[str]
-
-    @property
-    def ok(self) -> bool:
-        return self.installed and all(t.trigger in ("enabled always", "sqlite") for t in self.tables)
-
-    def to_json(self) -> dict:
-        return {
-            "schema": STATUS_SCHEMA, "database": self.database, "backend": self.backend, "installed": self.installed,
-            "capture": "database" if self.installed else "orm (raw SQL invisible)",
-            "tables": [t.to_json() for t in self.tables], "listeners": self.listeners,
-            "notification_queue_usage": self.queue_usage, "warnings": self.warnings, "ok": self.ok,
-        }
-
-
-@dataclass
-class WatchEvent:
-    table: str
-    txid: Optional[int]
-    sender_pid: int
-    delay_ms: Optional[float]
-    received_at: float
-
-    def to_json(self) -> dict:
-        return {"table": self.table, "txid": self.txid, "sender_pid": self.sender_pid,
-                "delay_ms": self.delay_ms, "received_at": self.received_at}
-
 
 # -- connections -----------------------------------------------------------------
 

@@ -20,13 +20,16 @@ from .keys import format_key
 from .masking import RedactingWriter
 from .reports import (
     UNREADABLE_KINDS,
+    ChangeReport,
     InspectReport,
     LookupReport,
     ModelReport,
     ModelsReport,
     Problem,
     Status,
+    StatusReport,
     WarmReport,
+    WatchEvent,
 )
 
 
@@ -100,6 +103,15 @@ class Output:
             self.json(report.to_json())
         else:
             render(report, self)
+
+    def emit_line(self, event: Any) -> None:
+        """Print one event of a stream: one JSON object a line, or one line
+        for people."""
+        if self.as_json:
+            self.out.file.write(json.dumps(event.to_json(), ensure_ascii=False, default=repr) + "\n")
+            self.out.file.flush()
+        else:
+            render(event, self)
 
 
 @functools.singledispatch
@@ -411,3 +423,54 @@ def render_lookup(report: LookupReport, output: Output) -> None:
         if report.speedup:
             line += f": {report.speedup:,}x faster from the cache"
         console.print("  " + line, soft_wrap=True)
+
+
+# -- coherence ------------------------------------------------------------------
+
+
+@render.register
+def render_change(report: ChangeReport, output: Output) -> None:
+    """install/uninstall/invalidate: what was written, or the SQL (--sql)."""
+    if not report.written:
+        output.out.file.write(report.sql)
+        return
+    done = {"install": "Installed change capture", "uninstall": "Removed change capture",
+            "invalidate": "Invalidated"}[report.action]
+    out = output.out
+    out.print(f"{done} on {escape(report.database)} ({report.backend})", soft_wrap=True)
+    for table in report.tables:
+        out.print(f"  {escape(table)}", soft_wrap=True)
+    for verb, names in (("created", report.created), ("removed", report.removed)):
+        for name in names:
+            out.print(f"  {verb}: {escape(name)}", soft_wrap=True)
+    if report.action == "install" and not report.created:
+        out.print("  nothing to change: already installed")
+
+
+@render.register
+def render_coherence_status(report: StatusReport, output: Output) -> None:
+    """coherence status: one row per table, the listeners, the warnings."""
+    capture = "database triggers" if report.installed else "not installed (ORM fallback: raw SQL invisible)"
+    table = Table(title=f"Coherence on {escape(report.database)}: capture {capture}", title_justify="left")
+    for name, justify in (("Model", "left"), ("Table", "left"), ("Trigger", "left"), ("Generation", "right"),
+                          ("Commits/min", "right")):
+        table.add_column(name, justify=justify)
+    for row in report.tables:
+        trigger = escape(row.trigger) if row.trigger else "[red]missing[/]"
+        table.add_row(escape(row.model), escape(row.table), trigger, count(row.generation),
+                      count(row.commits_last_minute))
+    output.out.print(table)
+    if report.backend == "postgresql":
+        output.out.print(f"Listeners: {len(report.listeners)}; notification queue {report.queue_usage:.1%} used")
+        for listener in report.listeners:
+            output.out.print(f"  pid {listener['pid']} from {escape(str(listener['client']))} since "
+                             f"{escape(listener['backend_start'])}", soft_wrap=True)
+    for warning in report.warnings:
+        output.warning(warning)
+
+
+@render.register
+def render_watch_event(event: WatchEvent, output: Output) -> None:
+    delay = "-" if event.delay_ms is None else f"{event.delay_ms:,.1f} ms"
+    txid = "-" if event.txid is None else event.txid
+    output.out.print(f"{escape(event.table)}  txid {txid}  pid {event.sender_pid}  delay {delay}", soft_wrap=True)

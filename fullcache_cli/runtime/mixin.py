@@ -24,16 +24,12 @@ site. What changes is what used to fail silently:
   replaces the broken cache entry); with no hook, :class:`CacheMergeError`
   says which object failed and why;
 * statistics are kept per model (:meth:`HasFullTableCache.cache_stats`);
-* one populate at a time per model and process: a lookup that finds the
-  caches reset while another thread fills them asks its lookup hook (the
-  database) instead of waiting or loading the table a second time.
+* one populate at a time per model and process; other lookups ask the hook.
 
-With coherence on (:mod:`fullcache_cli.runtime.coherence`), a reload reads
-in a read-only transaction of its own, never the caller's session (which may
-hold an old snapshot or uncommitted rows), and what a lookup hook returns is
-not put into the caches for the same reason; while the listener is away the
-lookups bypass the caches (the hit paths are unchanged: the caches are
-simply reset and not filled again until it is back).
+With coherence on (:mod:`fullcache_cli.runtime.coherence`), reloads read in a
+read-only transaction of their own and lookup hooks' results are not cached
+(the caller's session may hold an old snapshot or uncommitted rows); while
+the listener is away, lookups bypass the caches (reset, and not filled).
 """
 
 from __future__ import annotations
@@ -108,8 +104,7 @@ class _ModelState:
         self.lock = threading.Lock()
         self.populating = threading.Lock()
         self.generation = 0
-        # Set by coherence: where a reload reads (a read-only session of its
-        # own), and whether lookups bypass the caches (listener away).
+        # Set by coherence: where reloads read, whether lookups bypass the caches.
         self.reload_session: Optional[Callable[[], ContextManager[Session]]] = None
         self.bypass = False
         self.hits = _Counter()
@@ -363,28 +358,25 @@ class HasFullTableCache:
             return None, new
         attached = cls._attach(_db, obj)
         if attached is not None and state.reload_session is None:
-            # Never cache what the caller's session has deleted (the hook can
-            # hand back an object pending deletion, e.g. from Session.get).
-            # With coherence on, never cache what the caller's session read
-            # at all: its snapshot may be older than the last invalidation.
+            # Never cache what the caller's session deleted (a hook can hand
+            # back an object pending deletion), nor, with coherence on, what
+            # it read at all: its snapshot may predate the last invalidation.
             cls._cache_insert(obj, cls._cache, cls._id_cache)
         return attached, new
 
     @classmethod
     def _populate_once(cls, _db: Session, state: _ModelState) -> None:
-        """Populate, unless another thread is at it or lookups bypass the
-        caches: then the caller goes on to its lookup hook."""
+        """Populate, unless another thread is at it or lookups bypass the caches."""
         if state.bypass or not state.populating.acquire(blocking=False):
-            return
+            return  # the caller goes on to its lookup hook
         try:
             if cls._id_cache is not cls.RESET and cls._cache is not cls.RESET:
                 return  # filled by the thread that held the lock a moment ago
-            reload_session = state.reload_session
-            if reload_session is None:
+            if state.reload_session is None:
                 cls.populate_cache(_db)
-            else:
-                with reload_session() as session:
-                    cls.populate_cache(session)
+                return
+            with state.reload_session() as session:
+                cls.populate_cache(session)
         finally:
             state.populating.release()
 
