@@ -176,7 +176,7 @@ def trigger_cost(url: str, commits: int, rounds: int = 5) -> dict:
     return {"with_trigger_us": with_trigger * 1e6, "without_us": without * 1e6, "ratio": with_trigger / without}
 
 
-def hit_path(url: str, rounds: int = 7, lookups: int = 200_000) -> dict:
+def hit_path(url: str, rounds: int = 11, lookups: int = 200_000) -> dict:
     from sqlalchemy import create_engine
     from sqlalchemy.orm import Session
 
@@ -199,17 +199,26 @@ def hit_path(url: str, rounds: int = 7, lookups: int = 200_000) -> dict:
         session.close()
         return elapsed / lookups
 
-    times = {"off": [], "on": []}
-    for _ in range(rounds):
+    def off() -> float:
         Genre.reset_cache()
         warm = Session(engine)
         Genre.populate_cache(warm)
         warm.close()
-        times["off"].append(loop())
+        return loop()
+
+    def on() -> float:
         handle = coherence.start(engine, [Genre], heartbeat=5.0)
         handle.wait_ready(30)
-        times["on"].append(loop())
-        handle.stop()
+        try:
+            return loop()
+        finally:
+            handle.stop()
+
+    times = {"off": [], "on": []}
+    for round in range(rounds):
+        # Each goes first in turn, so that a drift of the machine favours neither.
+        for name in (("off", "on") if round % 2 == 0 else ("on", "off")):
+            times[name].append(off() if name == "off" else on())
     engine.dispose()
     off, on = statistics.median(times["off"]), statistics.median(times["on"])
     return {"off_ns": off, "on_ns": on, "ratio": on / off}
@@ -254,6 +263,8 @@ def main() -> int:
     parser.add_argument("--commits", type=int, default=1000)
     parser.add_argument("--stop-seconds", type=float, default=30.0)
     parser.add_argument("--output", default=str(HERE / "results" / "coherence.json"))
+    parser.add_argument("--figures", default="latency,trigger,hit,stop",
+                        help="which figures to measure (comma-separated)")
     args = parser.parse_args()
     if args.reader:
         reader_main(*args.reader)
@@ -282,29 +293,35 @@ def main() -> int:
     try:
         coherent.fill(url)
         install(url, [cached_model(coherent.Genre)])
+        figures = set(args.figures.split(","))
+        results = {}
         with tempfile.TemporaryDirectory() as tmp:
-            results = {
-                "latency": latency(url, args.readers, args.commits, Path(tmp)),
-                "trigger": trigger_cost(url, 500),
-                "hit_path": hit_path(url),
-            }
-            if args.stop_seconds:
+            if "latency" in figures:
+                results["latency"] = latency(url, args.readers, args.commits, Path(tmp))
+            if "trigger" in figures:
+                results["trigger"] = trigger_cost(url, 500)
+            if "hit" in figures:
+                results["hit_path"] = hit_path(url)
+            if "stop" in figures and args.stop_seconds:
                 results["stopped_reader"] = stopped_reader(url, args.stop_seconds, Path(tmp))
     finally:
         if cluster is not None:
             cluster.stop()
-    lat = results["latency"]
-    print(f"invalidation latency, {lat['commits']} commits x {lat['readers']} readers "
-          f"({lat['missing']} not matched):")
-    for name in ("invalidated", "fresh_read"):
-        d = lat[name]
-        print(f"  {name:12} p50 {d['p50_ms']:.2f} ms  p99 {d['p99_ms']:.2f} ms  max {d['max_ms']:.2f} ms")
-    t = results["trigger"]
-    print(f"commit of a one-row UPDATE: {t['with_trigger_us']:.0f} us with the trigger vs {t['without_us']:.0f} us "
-          f"without: {t['ratio']:.2f}x")
-    h = results["hit_path"]
-    print(f"by_id hit from a request session: {h['on_ns']:.0f} ns coherence on vs {h['off_ns']:.0f} ns off: "
-          f"{h['ratio']:.2f}x")
+    if "latency" in results:
+        lat = results["latency"]
+        print(f"invalidation latency, {lat['commits']} commits x {lat['readers']} readers "
+              f"({lat['missing']} not matched):")
+        for name in ("invalidated", "fresh_read"):
+            d = lat[name]
+            print(f"  {name:12} p50 {d['p50_ms']:.2f} ms  p99 {d['p99_ms']:.2f} ms  max {d['max_ms']:.2f} ms")
+    if "trigger" in results:
+        t = results["trigger"]
+        print(f"commit of a one-row UPDATE: {t['with_trigger_us']:.0f} us with the trigger vs "
+              f"{t['without_us']:.0f} us without: {t['ratio']:.2f}x")
+    if "hit_path" in results:
+        h = results["hit_path"]
+        print(f"by_id hit from a request session: {h['on_ns']:.0f} ns coherence on vs {h['off_ns']:.0f} ns off: "
+              f"{h['ratio']:.2f}x")
     if "stopped_reader" in results:
         s = results["stopped_reader"]
         print(f"reader SIGSTOP'd {s['seconds']:.0f} s: {s['commits']} commits, slowest {s['slowest_commit_ms']:.1f} ms; "
