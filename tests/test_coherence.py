@@ -480,3 +480,27 @@ def test_the_runtime_imports_no_tool_module():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr
+
+
+def test_database_capture_asked_but_missing_is_degraded_until_installed(pg_url, readers):
+    reader = Reader.__new__(Reader)  # not waiting for "ready": it cannot be, yet
+    reader.process = subprocess.Popen(
+        [sys.executable, "-m", "tests.apps.coherence_reader", pg_url, json.dumps({"capture": "database"})],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+    )
+    try:
+        reader.pid = json.loads(reader.process.stdout.readline())["pid"]
+        status = reader.call("until_error", text="change capture is not installed", timeout=WAIT)["status"]
+        assert status["degraded"] is True and status["connected"] is False
+        connection = writer(pg_url)
+        sql(connection, "UPDATE coh_genres SET name = 'uncaptured' WHERE id = 1")
+        reader.sees("uncaptured")  # bypassed: the database answers
+        assert reader.call("cached")["cached"] is False
+        install(pg_url, MODELS)
+        assert reader.call("until_status", key="connected", value=True, timeout=WAIT)["ok"]
+        sql(connection, "UPDATE coh_genres SET name = 'captured' WHERE id = 1")
+        reader.sees("captured")
+        assert reader.call("cached")["cached"] is True
+        connection.close()
+    finally:
+        reader.close()

@@ -87,6 +87,14 @@ class Reader:
             time.sleep(0.01)
         return {"ok": True, "status": self.handle.status()}
 
+    def op_until_error(self, text, timeout=10.0):
+        deadline = time.monotonic() + timeout
+        while text not in (self.handle.status()["last_error"] or ""):
+            if time.monotonic() > deadline:
+                return {"ok": False, "status": self.handle.status()}
+            time.sleep(0.01)
+        return {"ok": True, "status": self.handle.status()}
+
     def op_old_reader_begin(self, id=1):
         """A session in REPEATABLE READ whose snapshot is taken now."""
         self.old = Session(self.engine.execution_options(isolation_level="REPEATABLE READ"))

@@ -4,7 +4,8 @@ every commit, over PostgreSQL's own LISTEN/NOTIFY (SQLite: a poll).
 ::
 
     from fullcache_cli import coherence
-    handle = coherence.start(engine, myapp.models)   # once per process, before warming
+    handle = coherence.start(engine, myapp.models)   # once per process
+    handle.wait_ready(10)                            # then warm, if you do
     handle.status()   # {"connected": True, "degraded": False, ...}
     handle.stop()
 

@@ -50,6 +50,11 @@ class Follower(threading.Thread):
         self.pid = os.getpid()
         self.default_schema: Optional[str] = None  # PostgreSQL: current_schema()
         self.tables: Dict[str, list] = watched.tables(None)
+        if baseline is None and while_degraded == "bypass":
+            # Not following yet: the caches cannot be trusted until the first
+            # connection settles them. (A forked child keeps the parent's,
+            # checked against the parent's generations once it listens.)
+            watched.set_bypass(True)
 
     # -- to be written by each kind -------------------------------------------
 
@@ -100,10 +105,10 @@ class Follower(threading.Thread):
         else:
             self.reset_moved(generations, tables)
         self.generations = generations
-        self.connected = True
         if self.degraded:
-            self.degraded = False
             self.watched.set_bypass(False)
+            self.degraded = False
+        self.connected = True  # last: whoever sees it sees the caches in use
         self.ready.set()
 
     def reset_moved(self, generations: Dict[str, int], tables: Dict[str, list]) -> None:

@@ -66,7 +66,11 @@ class PostgresListener(Follower):
             self.default_schema = cursor.fetchone()[0] or "public"
             self.tables = self.watched.tables(self.default_schema)
             generations = capture.postgresql_generations(cursor)
-        self.capture = "database" if generations is not None else ("orm" if self.orm_capture else None)
+        if generations is None and not self.orm_capture:
+            # Nothing would ever be notified: as good as disconnected.
+            raise RuntimeError("change capture is not installed in this database "
+                               "(run 'fullcache coherence install', or start with capture='auto')")
+        self.capture = "database" if generations is not None else "orm"
         self.settle(generations, self.tables)
 
     def follow(self) -> None:
