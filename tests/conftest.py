@@ -199,14 +199,56 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "postgresql: the test needs a PostgreSQL server")
 
 
-def pytest_report_header(config: pytest.Config) -> str:
-    if os.environ.get(URL_ENV):
-        where = f"{URL_ENV} ({make_url(os.environ[URL_ENV]).render_as_string()})"
-    else:
-        bindir = find_postgres_bindir()
-        where = f"throwaway cluster from {bindir}" if bindir else "none found"
-    required = "required" if _env_flag(REQUIRE_ENV) else "optional"
-    return f"postgresql: {where}; {required}"
+def _postgres_source() -> tuple[Optional[str], str]:
+    """``(where PostgreSQL comes from, None)`` or ``(None, why it cannot run)``:
+    the same decision the ``postgres_server`` fixture makes, told up front."""
+    try:
+        import psycopg2  # noqa: F401
+    except ImportError as error:
+        return None, f"the psycopg2 driver is not installed ({error})"
+    raw = os.environ.get(URL_ENV)
+    if raw:
+        return f"{URL_ENV} ({make_url(raw).render_as_string()})", ""
+    bindir = find_postgres_bindir()
+    if bindir is None:
+        why = (f"{NO_DISCOVERY_ENV} is set" if _env_flag(NO_DISCOVERY_ENV)
+               else "no initdb/pg_ctl in PATH or /usr/lib/postgresql/*/bin")
+        return None, f"{URL_ENV} is not set and {why}"
+    return f"a throwaway cluster from {bindir}", ""
+
+
+def backends_banner(config: pytest.Config) -> str:
+    """One line saying which backends this run tests, and, when PostgreSQL
+    cannot run, why and what happens to its tests."""
+    markexpr = config.getoption("markexpr", "") or ""
+    if "not postgresql" in markexpr:
+        return f"backends: SQLite only; PostgreSQL tests deselected (-m {markexpr!r})"
+    where, why = _postgres_source()
+    if where is not None:
+        required = ", required" if _env_flag(REQUIRE_ENV) else ""
+        return f"backends: SQLite and PostgreSQL (from {where}{required})"
+    fate = (f"its tests FAIL ({REQUIRE_ENV}=1)" if _env_flag(REQUIRE_ENV)
+            else f"its tests are SKIPPED (set {REQUIRE_ENV}=1 to fail instead)")
+    return f"backends: SQLite only. PostgreSQL NOT RUNNING: {why}; {fate}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # Written directly, not as a report header: -q hides headers, and a run
+    # that silently skips every PostgreSQL test must not look like a full one.
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
+    line = backends_banner(session.config)
+    reporter.write_line(line, bold=True, red="NOT RUNNING" in line)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    skipped = [report for report in terminalreporter.stats.get("skipped", [])
+               if "postgresql" in getattr(report, "keywords", {})]
+    if skipped:
+        terminalreporter.write_line(
+            f"PostgreSQL NOT RUN: {len(skipped)} of its tests skipped "
+            f"(set {REQUIRE_ENV}=1 to make that a failure)", bold=True, red=True)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -238,10 +280,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     or failure here is cached by pytest for the whole session, so an
     unavailable server is only looked for once.
     """
-    try:
-        import psycopg2  # noqa: F401
-    except ImportError as error:
-        _unavailable(f"the psycopg2 driver is not installed ({error})")
+    where, why = _postgres_source()
+    if where is None:
+        _unavailable(why)
 
     raw = os.environ.get(URL_ENV)
     if raw:
@@ -257,11 +298,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         return
 
     bindir = find_postgres_bindir()
-    if bindir is None:
-        why = (f"{NO_DISCOVERY_ENV} is set" if _env_flag(NO_DISCOVERY_ENV)
-               else "no initdb/pg_ctl in PATH or /usr/lib/postgresql/*/bin")
-        _unavailable(f"{URL_ENV} is not set and {why}")
-
+    assert bindir is not None  # _postgres_source() found it
     cluster = _ThrowawayCluster(bindir)
     try:
         admin_url = cluster.start()

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, create_engine, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _table(metadata: MetaData) -> Table:
@@ -94,3 +101,54 @@ def test_postgres_admin_url_can_terminate_other_connections(database_url, postgr
             victim.execute(text("SELECT 1"))
     engine.dispose()
     admin.dispose()
+
+
+# -- the banner: which backends a run tests ------------------------------------------
+
+
+def _pytest_run(env_changes: dict, *args: str) -> subprocess.CompletedProcess:
+    """A pytest run of this suite in a child process, with the environment
+    changed as given (a value of None removes the variable)."""
+    env = {k: v for k, v in os.environ.items() if k not in env_changes}
+    env.update({k: v for k, v in env_changes.items() if v is not None})
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )
+
+
+NO_POSTGRES = {"FULLCACHE_TEST_POSTGRES_URL": None, "FULLCACHE_TEST_NO_POSTGRES_DISCOVERY": "1"}
+ONE_TEST = "tests/test_fixtures.py::test_database_url_is_empty_and_writable"
+
+
+def test_banner_says_postgresql_is_not_running_and_its_tests_skip():
+    run = _pytest_run({**NO_POSTGRES, "FULLCACHE_REQUIRE_POSTGRES": None}, ONE_TEST)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == (
+        "backends: SQLite only. PostgreSQL NOT RUNNING: FULLCACHE_TEST_POSTGRES_URL is not set and "
+        "FULLCACHE_TEST_NO_POSTGRES_DISCOVERY is set; its tests are SKIPPED "
+        "(set FULLCACHE_REQUIRE_POSTGRES=1 to fail instead)"
+    ), run.stdout
+    assert "PostgreSQL NOT RUN: 1 of its tests skipped (set FULLCACHE_REQUIRE_POSTGRES=1 to make that a failure)" \
+        in lines, run.stdout
+
+
+def test_banner_says_postgresql_tests_fail_when_required():
+    run = _pytest_run({**NO_POSTGRES, "FULLCACHE_REQUIRE_POSTGRES": "1"}, ONE_TEST)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert run.stdout.splitlines()[0].endswith("; its tests FAIL (FULLCACHE_REQUIRE_POSTGRES=1)"), run.stdout
+    assert "PostgreSQL NOT RUN:" not in run.stdout
+    assert "1 passed, 1 error" in run.stdout
+
+
+def test_banner_names_where_postgresql_comes_from(postgres_server):
+    url = postgres_server.admin_url.render_as_string(hide_password=False)
+    run = _pytest_run({"FULLCACHE_TEST_POSTGRES_URL": url, "FULLCACHE_REQUIRE_POSTGRES": "1"},
+                      "--collect-only", ONE_TEST)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.splitlines()[0] == (
+        f"backends: SQLite and PostgreSQL (from FULLCACHE_TEST_POSTGRES_URL ({url}), required)"
+    ), run.stdout
+    run = _pytest_run({"FULLCACHE_TEST_POSTGRES_URL": url}, "-m", "not postgresql", "--collect-only", ONE_TEST)
+    assert run.stdout.splitlines()[0] == "backends: SQLite only; PostgreSQL tests deselected (-m 'not postgresql')"
