@@ -4,6 +4,7 @@ fullcache's mixin (Fc*) and on an application's own copy of the seed's (Seed*)."
 
 from __future__ import annotations
 
+import sys
 import xml.etree.ElementTree as ET
 
 import fullcache_cli
@@ -84,13 +85,21 @@ def test_warm_json_contract(planted_url):
         "model", "table", "rows", "cached_ids", "cached_keys", "collisions", "none_keys", "key_errors",
         "populate_error", "merge_failures", "warm_seconds", "memory_bytes", "lookups",
     }
+    classes = {"FcFormat": planted.FcFormat, "SeedGenre": planted.SeedGenre}
     for model in document["models"]:
         assert fields <= set(model)
-        assert model["warm_seconds"] > 0
-        assert model["memory_bytes"] > 0
-        assert set(model["lookups"]) == {"samples", "cache_p50_us", "cache_p99_us", "db_p50_us", "db_p99_us"}
-        assert 0 < model["lookups"]["cache_p50_us"] <= model["lookups"]["cache_p99_us"]
-        assert 0 < model["lookups"]["db_p50_us"] <= model["lookups"]["db_p99_us"]
+        assert isinstance(model["warm_seconds"], float)
+        # At least the two dicts and the objects themselves (the caches stay
+        # warm after the command).
+        cls = classes[model["model"]]
+        floor = sys.getsizeof(cls._id_cache) + sys.getsizeof(cls._cache) + sum(
+            sys.getsizeof(obj) + sys.getsizeof(obj.__dict__) for obj in cls._id_cache.values())
+        assert model["memory_bytes"] >= floor
+        # Every row's id, each looked up in the cache and in the database.
+        lookups = model["lookups"]
+        assert set(lookups) == {"samples", "cache_p50_us", "cache_p99_us", "db_p50_us", "db_p99_us"}
+        assert lookups["samples"] == model["rows"] == len(cls._id_cache)
+        assert all(isinstance(lookups[name], float) for name in lookups if name != "samples")
     assert by_model(document)["FcFormat"]["table"] == "fc_formats"
     assert document["problems"] == 1 and document["ok"] is False
 
@@ -164,6 +173,7 @@ def test_sample_warms_clean(sample_url):
 def test_library_warm_and_check(planted_url):
     report = fullcache_cli.warm(planted_url, planted, ["FcGenre", "FcFormat"])
     assert [m.model for m in report.models] == ["FcGenre", "FcFormat"]
+    assert all(0 < m.warm_seconds < report.seconds for m in report.models)
     assert report.models[0].collisions[0].ids == [1, 3]
     assert not report.ok and not report.unreadable
     # The caches stay warm for the application.
@@ -173,16 +183,40 @@ def test_library_warm_and_check(planted_url):
 
 
 def test_library_warm_joins_an_application_session(planted_url):
-    from sqlalchemy import create_engine
+    """warm(session) reads inside the application's transaction (it sees
+    the rows the session flushed) and leaves the session as it was: the same
+    transaction, still open, its pending and changed objects still there."""
+    from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
 
     engine = create_engine(planted_url)
     try:
         with Session(engine) as session:
+            flushed = planted.FcFormat(id=10, name="flushed by the application")
+            session.add(flushed)
+            session.flush()
+            changed = session.get(planted.FcFormat, 1)
+            changed.name = "epub, renamed"
+            pending = planted.FcFormat(id=11, name="pending in the application")
+            session.add(pending)
+            transaction, connection = session.get_transaction(), session.connection()
+
             report = fullcache_cli.warm(session, [planted.FcFormat])
+
             assert report.ok
-            assert session.is_active  # the application's transaction is untouched
-            assert session.get(planted.FcFormat, 1).name == "epub"
+            assert (report.models[0].rows, report.models[0].cached_ids) == (4, 4)  # the flushed row, not the pending
+            assert session.get_transaction() is transaction and transaction.is_active
+            assert session.connection() is connection and connection.in_transaction()
+            assert list(session.new) == [pending]
+            assert list(session.dirty) == [changed] and changed.name == "epub, renamed"
+            assert flushed in session and session.get(planted.FcFormat, 10) is flushed
+            session.commit()
+        with engine.connect() as check:
+            rows = check.execute(text("SELECT id, name FROM fc_formats ORDER BY id")).all()
+        assert [tuple(row) for row in rows] == [
+            (1, "epub, renamed"), (2, "pdf"), (3, "audio"),
+            (10, "flushed by the application"), (11, "pending in the application"),
+        ]
     finally:
         engine.dispose()
 
