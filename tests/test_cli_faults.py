@@ -10,7 +10,6 @@ inside populate_cache (through a superuser connection); ``Sleepy`` runs
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from sqlalchemy import create_engine
@@ -119,12 +118,9 @@ def test_connection_dropped_under_models(faulty_pg, postgres_admin_url):
 
 
 def test_statement_timeout_is_that_models_error(faulty_pg):
-    started = time.monotonic()
     result = invoke("check", "First", "Sleepy", "Last", "--models", FAULTY, "--database-url", faulty_pg,
                     "--statement-timeout", "0.5", "--json")
-    elapsed = time.monotonic() - started
 
-    assert elapsed < 4, "pg_sleep(5) was not cancelled"
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     document = json.loads(result.stdout)
@@ -137,9 +133,7 @@ def test_statement_timeout_is_that_models_error(faulty_pg):
 
 
 def test_statement_timeout_under_inspect(faulty_pg):
-    started = time.monotonic()
     result = invoke("inspect", "Sleepy", "--models", FAULTY, "--database-url", faulty_pg, "--statement-timeout", "0.5")
-    assert time.monotonic() - started < 4
     assert "Traceback" not in result.output
     assert "canceling statement due to statement timeout" in result.stdout
 

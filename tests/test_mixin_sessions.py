@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 
 from fullcache_cli import CacheMergeError
 from fullcache_cli.runtime.mixin import POPULATE_BATCH
@@ -132,7 +133,8 @@ def test_a_failed_merge_with_a_hook_returns_a_fresh_copy_that_replaces_the_cache
 
 def test_a_failed_merge_whose_hook_finds_nothing_reraises_the_merge_error(m, engine, session):
     dirty_cache(m, engine, session)
-    with pytest.raises(Exception, match="dirty"):
+    with pytest.raises(sa_exc.InvalidRequestError,
+                       match=r"^merge\(\) with load=False option does not support objects marked as 'dirty'"):
         m.Genre.by_cache_key(session(), "Poetry", lambda: (None, False))
 
 
