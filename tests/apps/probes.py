@@ -1,0 +1,131 @@
+"""Models whose own code observes or disturbs a warm, for the tests of what
+warm promises. Each test sets ``CONTROL`` before it runs fullcache.
+
+- ``Grows``: populate_cache first inserts a row from a connection of its own
+  to ``CONTROL["url"]`` (another client of the database, committed at once),
+  then populates: a row added between warm's COUNT and its populate.
+- ``LookupFails``: its by_id raises, so warm cannot time lookups.
+- ``Settings``: populate_cache records in ``CONTROL["settings"]`` the
+  settings of the connection fullcache gives it, then populates.
+- ``Interrupted``: populate_cache writes a row in fullcache's own transaction
+  (on SQLite it turns ``query_only`` off; on PostgreSQL it ends the read-only
+  transaction and begins one that may write, on the driver's connection),
+  writes ``wrote`` to the file ``CONTROL["ready"]`` (or the environment's
+  ``PROBES_READY``), then waits for Ctrl-C.
+
+Every table has three rows: ids 1 to 3, names ``<Model>-<id>``.
+"""
+
+import os
+import sqlite3
+import time
+
+from sqlalchemy import Integer, String, create_engine, text
+from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+from sqlalchemy.pool import NullPool
+
+from fullcache_cli import HasFullTableCache
+
+CONTROL: dict = {}
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class _Named(HasFullTableCache):
+    id = mapped_column(Integer, primary_key=True)
+    name = mapped_column(String(100))
+
+    def cache_key(self):
+        return self.name
+
+
+class Grows(_Named, Base):
+    __tablename__ = "probes_grows"
+
+    @classmethod
+    def populate_cache(cls, _db):
+        url = CONTROL["url"]
+        insert = f"INSERT INTO {cls.__tablename__} (id, name) VALUES (4, 'inserted between COUNT and populate')"
+        if url.startswith("sqlite"):
+            # sqlite3 itself: SQLAlchemy's pool would be fullcache's, read-only.
+            connection = sqlite3.connect(url.split("///", 1)[1])
+            try:
+                connection.execute(insert)
+                connection.commit()
+            finally:
+                connection.close()
+        else:
+            engine = create_engine(url, poolclass=NullPool)
+            try:
+                with engine.begin() as connection:
+                    connection.execute(text(insert))
+            finally:
+                engine.dispose()
+        super().populate_cache(_db)
+
+
+class LookupFails(_Named, Base):
+    __tablename__ = "probes_lookup_fails"
+
+    @classmethod
+    def by_id(cls, _db, id):
+        raise RuntimeError(f"no lookup of {cls.__name__} {id} today")
+
+
+class Settings(_Named, Base):
+    __tablename__ = "probes_settings"
+
+    @classmethod
+    def populate_cache(cls, _db):
+        connection = _db.connection()
+        if connection.dialect.name == "sqlite":
+            settings = {
+                "busy_timeout_ms": connection.exec_driver_sql("PRAGMA busy_timeout").scalar(),
+                "query_only": connection.exec_driver_sql("PRAGMA query_only").scalar(),
+            }
+        else:
+            dsn = connection.connection.dbapi_connection.get_dsn_parameters()
+            settings = {
+                "connect_timeout": dsn.get("connect_timeout"),
+                "isolation": connection.exec_driver_sql("SHOW transaction_isolation").scalar(),
+                "read_only": connection.exec_driver_sql("SHOW transaction_read_only").scalar(),
+            }
+        CONTROL["settings"] = settings
+        super().populate_cache(_db)
+
+
+class Interrupted(_Named, Base):
+    __tablename__ = "probes_interrupted"
+
+    @classmethod
+    def populate_cache(cls, _db):
+        insert = f"INSERT INTO {cls.__tablename__} (id, name) VALUES (4, 'written before Ctrl-C')"
+        connection = _db.connection()
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
+            written = connection.exec_driver_sql(insert).rowcount
+        else:
+            cursor = connection.connection.dbapi_connection.cursor()
+            cursor.execute("COMMIT")
+            cursor.execute("BEGIN READ WRITE")
+            cursor.execute(insert)
+            written = cursor.rowcount
+        ready = CONTROL.get("ready") or os.environ["PROBES_READY"]
+        with open(ready, "w") as stream:
+            stream.write("wrote" if written == 1 else f"wrote {written} rows")
+        while True:
+            time.sleep(0.05)
+
+
+MODELS = [Grows, LookupFails, Settings, Interrupted]
+
+
+def fill(engine):
+    """Create every table, three rows each."""
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        for model in MODELS:
+            session.execute(model.__table__.insert(), [{"id": n, "name": f"{model.__name__}-{n}"} for n in (1, 2, 3)])
+        session.commit()
