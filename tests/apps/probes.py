@@ -7,11 +7,12 @@ warm promises. Each test sets ``CONTROL`` before it runs fullcache.
 - ``LookupFails``: its by_id raises, so warm cannot time lookups.
 - ``Settings``: populate_cache records in ``CONTROL["settings"]`` the
   settings of the connection fullcache gives it, then populates.
-- ``Interrupted``: populate_cache writes a row in fullcache's own transaction
-  (on SQLite it turns ``query_only`` off; on PostgreSQL it ends the read-only
-  transaction and begins one that may write, on the driver's connection),
-  writes ``wrote`` to the file ``CONTROL["ready"]`` (or the environment's
-  ``PROBES_READY``), then waits for Ctrl-C.
+- ``Interrupted``: populate_cache ends its session's savepoint and writes a
+  row through the driver's connection, in fullcache's outer transaction (on
+  SQLite it turns ``query_only`` off; on PostgreSQL it ends the read-only
+  transaction and begins one that may write), writes ``wrote`` to the file
+  ``CONTROL["ready"]`` (or the environment's ``PROBES_READY``), then waits
+  for Ctrl-C.
 
 Every table has three rows: ids 1 to 3, names ``<Model>-<id>``.
 """
@@ -103,18 +104,22 @@ class Interrupted(_Named, Base):
     def populate_cache(cls, _db):
         insert = f"INSERT INTO {cls.__tablename__} (id, name) VALUES (4, 'written before Ctrl-C')"
         connection = _db.connection()
-        if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("PRAGMA query_only = OFF")
-            written = connection.exec_driver_sql(insert).rowcount
+        dialect, dbapi_connection = connection.dialect.name, connection.connection.dbapi_connection
+        # Released: the session's savepoint can no longer undo what follows,
+        # only the rollback of fullcache's outer transaction can.
+        _db.commit()
+        cursor = dbapi_connection.cursor()
+        if dialect == "sqlite":
+            cursor.execute("PRAGMA query_only = OFF")
         else:
-            cursor = connection.connection.dbapi_connection.cursor()
             cursor.execute("COMMIT")
             cursor.execute("BEGIN READ WRITE")
-            cursor.execute(insert)
-            written = cursor.rowcount
+        cursor.execute(insert)
+        written = cursor.rowcount
         ready = CONTROL.get("ready") or os.environ["PROBES_READY"]
-        with open(ready, "w") as stream:
+        with open(ready + ".part", "w") as stream:
             stream.write("wrote" if written == 1 else f"wrote {written} rows")
+        os.replace(ready + ".part", ready)  # whole or not at all, for the test that waits on it
         while True:
             time.sleep(0.05)
 

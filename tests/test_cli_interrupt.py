@@ -1,0 +1,56 @@
+"""Ctrl-C in a real process: the command exits 130 with one line, and a
+write the models' code already made in fullcache's transaction does not land."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from tests.apps import probes
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _rows(url: str) -> list:
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(text("SELECT id FROM probes_interrupted ORDER BY id")).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_ctrl_c_rolls_back_a_write_that_already_happened(database_url, tmp_path):
+    engine = create_engine(database_url, poolclass=NullPool)
+    probes.fill(engine)
+    engine.dispose()
+    ready = tmp_path / "ready"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fullcache_cli", "warm", "Interrupted",
+         "--models", "tests.apps.probes", "--database-url", database_url],
+        cwd=ROOT, env={**os.environ, "PROBES_READY": str(ready)},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120  # a bound on a hang, not a measurement
+        while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), process.communicate(timeout=5) if process.poll() is not None else "no write in 120 s"
+        assert ready.read_text() == "wrote"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 130, (stdout, stderr)
+    assert stderr.splitlines() == ["Error: interrupted: nothing was written (the transaction was rolled back)"]
+    assert stdout == ""
+    assert _rows(database_url) == [1, 2, 3]
