@@ -61,6 +61,21 @@ def fill_planted(url: str) -> str:
     return url
 
 
+def planted_table(url: str, model: type, rows: list[dict]) -> str:
+    """Create ``model``'s table alone (a model of tests.apps.planted) and
+    insert ``rows``, for a test that plants its own answers."""
+    from tests.apps import planted
+
+    engine = create_engine(url)
+    try:
+        planted.Base.metadata.create_all(engine, tables=[model.__table__])
+        with engine.begin() as connection:
+            connection.execute(model.__table__.insert(), rows)
+    finally:
+        engine.dispose()
+    return url
+
+
 def fill_sample(url: str) -> str:
     import sample_models
 

@@ -7,26 +7,14 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
-
 from tests.apps import planted
-from tests.helpers import PLANTED, run
-
-
-def _planted_table(url: str, model: type, rows: list[dict]) -> str:
-    engine = create_engine(url, poolclass=NullPool)
-    planted.Base.metadata.create_all(engine, tables=[model.__table__])
-    with engine.begin() as connection:
-        connection.execute(model.__table__.insert(), rows)
-    engine.dispose()
-    return url
+from tests.helpers import PLANTED, planted_table, run
 
 
 def test_the_database_url_comes_from_the_flag_then_the_environment_then_the_module(new_database_url, tmp_path):
     # Four databases told apart by their row counts: 1, 2, 3 and 4 rows.
     flag, fullcache_env, env, module_url = (
-        _planted_table(new_database_url(), planted.FcFormat, [dict(id=n, name=f"f{n}") for n in range(1, rows + 1)])
+        planted_table(new_database_url(), planted.FcFormat, [dict(id=n, name=f"f{n}") for n in range(1, rows + 1)])
         for rows in (1, 2, 3, 4)
     )
     models = tmp_path / "url_models.py"
@@ -46,8 +34,8 @@ def test_the_database_url_comes_from_the_flag_then_the_environment_then_the_modu
 
 
 def test_allow_is_repeatable(database_url):
-    _planted_table(database_url, planted.FcGenre, [dict(id=1, name="Fiction"), dict(id=2, name="Fiction")])
-    _planted_table(database_url, planted.FcLabel, [dict(id=1, name=None), dict(id=2, name=None)])
+    planted_table(database_url, planted.FcGenre, [dict(id=1, name="Fiction"), dict(id=2, name="Fiction")])
+    planted_table(database_url, planted.FcLabel, [dict(id=1, name=None), dict(id=2, name=None)])
     args = ("check", "FcGenre", "FcLabel", "--models", PLANTED, "--database-url", database_url)
     assert run(*args, "--allow", "collision", "--allow", "none_key").exit_code == 0
     only_one = run(*args, "--allow", "collision")
@@ -58,7 +46,7 @@ def test_allow_is_repeatable(database_url):
 
 
 def test_inspect_shows_20_items_of_each_list_by_default(database_url):
-    _planted_table(database_url, planted.FcGenre, [dict(id=n, name=f"genre {n % 30}") for n in range(1, 91)])
+    planted_table(database_url, planted.FcGenre, [dict(id=n, name=f"genre {n % 30}") for n in range(1, 91)])
     result = run("inspect", "FcGenre", "--models", PLANTED, "--database-url", database_url)
     assert result.exit_code == 0, result.output
     assert "Collisions (30)" in result.stdout

@@ -11,7 +11,6 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool, StaticPool
 
 import fullcache_cli

@@ -9,12 +9,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 import fullcache_cli
 from tests.apps import planted, probes
-from tests.helpers import PLANTED, by_model, run, run_json
+from tests.helpers import PLANTED, by_model, planted_table, run, run_json
 
 PROBES = "tests.apps.probes"
 GENRES = [(1, "Fiction"), (2, "Poetry"), (3, "Fiction"), (4, "Drama")]
@@ -63,15 +62,6 @@ def reordered_genres_url(database_url, backend):
     planted.reset_all()
 
 
-def _planted_table(url: str, model: type, rows: list[dict]) -> str:
-    engine = _engine(url)
-    planted.Base.metadata.create_all(engine, tables=[model.__table__])
-    with engine.begin() as connection:
-        connection.execute(model.__table__.insert(), rows)
-    engine.dispose()
-    return url
-
-
 # -- the collision rule, when the higher id is read first -------------------------
 
 
@@ -98,7 +88,7 @@ def test_the_lowest_id_keeps_a_colliding_key_when_the_higher_is_read_first(reord
 
 @pytest.mark.parametrize("model", [planted.FcLabel, planted.SeedLabel])
 def test_a_single_none_key_is_recorded_and_is_no_problem(database_url, model):
-    url = _planted_table(database_url, model, [dict(id=1, name=None), dict(id=2, name="a"), dict(id=3, name="b")])
+    url = planted_table(database_url, model, [dict(id=1, name=None), dict(id=2, name="a"), dict(id=3, name="b")])
     args = (model.__name__, "--models", PLANTED, "--database-url", url)
     code, document = run_json("check", *args)
     assert code == 0
@@ -130,7 +120,7 @@ def primary_key_queries():
 @pytest.mark.parametrize("rows, samples, queries", [(300, 200, 50), (30, 30, 30)])
 def test_lookups_are_timed_on_up_to_200_ids_and_50_queries(database_url, primary_key_queries, rows, samples,
                                                            queries):
-    url = _planted_table(database_url, planted.FcFormat, [dict(id=n, name=f"format {n}") for n in range(1, rows + 1)])
+    url = planted_table(database_url, planted.FcFormat, [dict(id=n, name=f"format {n}") for n in range(1, rows + 1)])
     calls = []
     by_id = planted.FcFormat.by_id.__func__
 
