@@ -402,3 +402,30 @@ def sample_url(database_url: str) -> str:
     from tests.helpers import fill_sample
 
     return fill_sample(database_url)
+
+
+@pytest.fixture
+def faulty_url(database_url: str) -> Iterator[str]:
+    """A fresh database holding tests/apps/faulty.py's tables and rows; its
+    CONTROL and caches are cleared after the test."""
+    from tests.apps import faulty
+    from tests.helpers import filled
+
+    yield filled(database_url, faulty.fill)
+    faulty.CONTROL.clear()
+    for model in faulty.MODELS:
+        model.reset_cache()
+
+
+@pytest.fixture
+def probes_url(database_url: str) -> Iterator[str]:
+    """A fresh database holding tests/apps/probes.py's tables and rows, with
+    ``CONTROL["url"]`` set to it; CONTROL and caches are cleared after."""
+    from tests.apps import probes
+    from tests.helpers import filled
+
+    probes.CONTROL["url"] = filled(database_url, probes.fill)
+    yield database_url
+    probes.CONTROL.clear()
+    for model in probes.MODELS:
+        model.reset_cache()

@@ -66,14 +66,12 @@ def planted_table(url: str, model: type, rows: list[dict]) -> str:
     insert ``rows``, for a test that plants its own answers."""
     from tests.apps import planted
 
-    engine = create_engine(url)
-    try:
+    def fill(engine) -> None:
         planted.Base.metadata.create_all(engine, tables=[model.__table__])
         with engine.begin() as connection:
             connection.execute(model.__table__.insert(), rows)
-    finally:
-        engine.dispose()
-    return url
+
+    return filled(url, fill)
 
 
 def fill_sample(url: str) -> str:

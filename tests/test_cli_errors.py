@@ -37,15 +37,6 @@ def assert_no_password(*texts: str) -> None:
 
 
 @pytest.fixture
-def faulty_url(database_url):
-    filled(database_url, faulty.fill)
-    yield database_url
-    faulty.CONTROL.clear()
-    for model in faulty.MODELS:
-        model.reset_cache()
-
-
-@pytest.fixture
 def sample_url(database_url):
     engine = create_engine(database_url, poolclass=NullPool)
     sample_models.create_sample(engine, libraries=5)

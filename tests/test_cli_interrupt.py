@@ -14,6 +14,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from tests.apps import probes
+from tests.helpers import filled
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,9 +29,7 @@ def _rows(url: str) -> list:
 
 
 def test_ctrl_c_rolls_back_a_write_that_already_happened(database_url, tmp_path):
-    engine = create_engine(database_url, poolclass=NullPool)
-    probes.fill(engine)
-    engine.dispose()
+    filled(database_url, probes.fill)
     ready = tmp_path / "ready"
     process = subprocess.Popen(
         [sys.executable, "-m", "fullcache_cli", "warm", "Interrupted",

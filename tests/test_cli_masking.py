@@ -8,26 +8,11 @@ import json
 import re
 from urllib.parse import quote
 
-import pytest
-from sqlalchemy import create_engine
-from sqlalchemy.pool import NullPool
-
 from tests.apps import faulty
-from tests.helpers import run
+from tests.helpers import filled, run
 
 FAULTY = "tests.apps.faulty"
 SECRET = "Zq9-unlikely-Secret"
-
-
-@pytest.fixture
-def faulty_url(database_url):
-    engine = create_engine(database_url, poolclass=NullPool)
-    faulty.fill(engine)
-    engine.dispose()
-    yield database_url
-    faulty.CONTROL.clear()
-    for model in faulty.MODELS:
-        model.reset_cache()
 
 
 def test_logs_and_warnings_are_one_line_each_on_stderr(faulty_url):
@@ -48,9 +33,7 @@ def test_a_password_in_an_sqlite_url_is_masked_in_every_output(tmp_path):
     """SQLite ignores a ?password=, which makes it a URL with a password that
     needs no server. (The PostgreSQL form is in test_errors.py.)"""
     path = tmp_path / "app.db"
-    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
-    faulty.fill(engine)
-    engine.dispose()
+    filled(f"sqlite:///{path}", faulty.fill)
     url = f"sqlite:///{path}?password={SECRET}"
     masked = f"sqlite:///{path}?password=***"
     faulty.CONTROL["secret_url"] = url

@@ -11,31 +11,14 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool, StaticPool
+from sqlalchemy.pool import StaticPool
 
 import fullcache_cli
 from fullcache_cli.errors import UsageError
 from tests.apps import faulty, planted, probes, writers
-from tests.helpers import fill_planted
+from tests.helpers import filled
 
 SECRET = "Zq9-unlikely-Secret"
-
-
-@pytest.fixture
-def planted_url(database_url):
-    yield fill_planted(database_url)
-    planted.reset_all()
-
-
-@pytest.fixture
-def probes_engine_url(database_url):
-    engine = create_engine(database_url, poolclass=NullPool)
-    probes.fill(engine)
-    engine.dispose()
-    yield database_url
-    probes.CONTROL.clear()
-    for model in probes.MODELS:
-        model.reset_cache()
 
 
 def test_check_and_its_problems(planted_url):
@@ -83,9 +66,9 @@ def _app_connection_probe(backend: str):
             lambda dbapi: dbapi.get_dsn_parameters().get("application_name"), "fullcache-test-app")
 
 
-def test_an_applications_engine_lends_its_connect_arguments_and_pool_listeners(probes_engine_url, backend):
+def test_an_applications_engine_lends_its_connect_arguments_and_pool_listeners(probes_url, backend):
     connect_args, read_back, expected = _app_connection_probe(backend)
-    engine = create_engine(probes_engine_url, connect_args=connect_args)
+    engine = create_engine(probes_url, connect_args=connect_args)
     seen = []
     event.listen(engine, "connect", lambda dbapi, record: seen.append(read_back(dbapi)))
     try:
@@ -141,9 +124,7 @@ def test_the_librarys_reports_never_hold_the_password(database_url, backend, req
         url = request.getfixturevalue("postgres_password_url")
         secret = make_url(url).password
         masked = make_url(url).render_as_string(hide_password=True)
-    engine = create_engine(url, poolclass=NullPool)
-    faulty.fill(engine)
-    engine.dispose()
+    filled(url, faulty.fill)
     faulty.CONTROL["secret_url"] = url
     try:
         report = fullcache_cli.warm(url, faulty, ["Leaky", "KeyLeaky"])

@@ -22,10 +22,11 @@ import sqlite3
 import time
 
 from sqlalchemy import Integer, String, create_engine, text
-from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.pool import NullPool
 
 from fullcache_cli import HasFullTableCache
+from tests.apps import fill_named
 
 CONTROL: dict = {}
 
@@ -129,8 +130,4 @@ MODELS = [Grows, LookupFails, Settings, Interrupted]
 
 def fill(engine):
     """Create every table, three rows each."""
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        for model in MODELS:
-            session.execute(model.__table__.insert(), [{"id": n, "name": f"{model.__name__}-{n}"} for n in (1, 2, 3)])
-        session.commit()
+    fill_named(engine, Base, MODELS)

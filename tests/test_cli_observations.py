@@ -24,18 +24,6 @@ def _engine(url: str) -> Engine:
 
 
 @pytest.fixture
-def probes_url(database_url):
-    engine = _engine(database_url)
-    probes.fill(engine)
-    engine.dispose()
-    probes.CONTROL["url"] = database_url
-    yield database_url
-    probes.CONTROL.clear()
-    for model in probes.MODELS:
-        model.reset_cache()
-
-
-@pytest.fixture
 def reordered_genres_url(database_url, backend):
     """The planted genres (Fiction on rows 1 and 3), stored so that a plain
     SELECT returns row 3 before row 1. SQLite: a table WITHOUT ROWID whose
