@@ -152,6 +152,12 @@ MUTATIONS = [
         ["tests/test_library.py", "tests/test_cli_readonly.py"],
     ),
     Mutation(
+        "P4b", "an application's SQLite in memory read through a new pool (another, empty database)",
+        "fullcache_cli/database.py", "    if isinstance(engine.pool, (StaticPool, SingletonThreadPool)):",
+        "    if False:",
+        ["tests/test_library.py"],
+    ),
+    Mutation(
         "P5", "a failing lookup not reported",
         "fullcache_cli/warming.py", "            report.lookup_error = self.describe(error)", "            pass",
         ["tests/test_cli_observations.py", *CLI_TESTS],
