@@ -21,12 +21,11 @@ import os
 import sqlite3
 import time
 
-from sqlalchemy import Integer, String, create_engine, text
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
-from fullcache_cli import HasFullTableCache
-from tests.apps import fill_named
+from tests.apps import Named, fill_named
 
 CONTROL: dict = {}
 
@@ -35,15 +34,7 @@ class Base(DeclarativeBase):
     pass
 
 
-class _Named(HasFullTableCache):
-    id = mapped_column(Integer, primary_key=True)
-    name = mapped_column(String(100))
-
-    def cache_key(self):
-        return self.name
-
-
-class Grows(_Named, Base):
+class Grows(Named, Base):
     __tablename__ = "probes_grows"
 
     @classmethod
@@ -68,7 +59,7 @@ class Grows(_Named, Base):
         super().populate_cache(_db)
 
 
-class LookupFails(_Named, Base):
+class LookupFails(Named, Base):
     __tablename__ = "probes_lookup_fails"
 
     @classmethod
@@ -76,7 +67,7 @@ class LookupFails(_Named, Base):
         raise RuntimeError(f"no lookup of {cls.__name__} {id} today")
 
 
-class Settings(_Named, Base):
+class Settings(Named, Base):
     __tablename__ = "probes_settings"
 
     @classmethod
@@ -98,7 +89,7 @@ class Settings(_Named, Base):
         super().populate_cache(_db)
 
 
-class Interrupted(_Named, Base):
+class Interrupted(Named, Base):
     __tablename__ = "probes_interrupted"
 
     @classmethod

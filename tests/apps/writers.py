@@ -15,11 +15,10 @@ fullcache must leave the database exactly as it found it.
 each ran), ``written`` those the database did not refuse.
 """
 
-from sqlalchemy import Integer, String, text
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy import text
+from sqlalchemy.orm import DeclarativeBase
 
-from fullcache_cli import HasFullTableCache
-from tests.apps import fill_named
+from tests.apps import Named, fill_named
 
 
 class Base(DeclarativeBase):
@@ -41,15 +40,7 @@ def _try(what, write):
         pass
 
 
-class _Named(HasFullTableCache):
-    id = mapped_column(Integer, primary_key=True)
-    name = mapped_column(String(100))
-
-    def cache_key(self):
-        return self.name
-
-
-class AddsRow(_Named, Base):
+class AddsRow(Named, Base):
     __tablename__ = "writers_adds_row"
 
     @classmethod
@@ -65,7 +56,7 @@ class AddsRow(_Named, Base):
         super().populate_cache(_db)
 
 
-class CommitsConnection(_Named, Base):
+class CommitsConnection(Named, Base):
     __tablename__ = "writers_commits_connection"
 
     @classmethod
@@ -80,7 +71,7 @@ class CommitsConnection(_Named, Base):
         super().populate_cache(_db)
 
 
-class EngineWriter(_Named, Base):
+class EngineWriter(Named, Base):
     __tablename__ = "writers_engine_writer"
 
     @classmethod
@@ -107,7 +98,7 @@ class EngineWriter(_Named, Base):
         super().populate_cache(_db)
 
 
-class Mutates(_Named, Base):
+class Mutates(Named, Base):
     __tablename__ = "writers_mutates"
 
     def cache_key(self):
@@ -116,7 +107,7 @@ class Mutates(_Named, Base):
         return self.name
 
 
-class HookWriter(_Named, Base):
+class HookWriter(Named, Base):
     __tablename__ = "writers_hook_writer"
 
     @classmethod
@@ -144,7 +135,7 @@ class HookWriter(_Named, Base):
         return cls._cache_lookup(_db, cls._cache, "_cache", cache_key, cls._writing_hook(_db, cache_key))
 
 
-class Plain(_Named, Base):
+class Plain(Named, Base):
     __tablename__ = "writers_plain"
 
 
