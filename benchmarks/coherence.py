@@ -101,7 +101,104 @@ def reader_main(url: str, out: str) -> None:
         json.dump({"records": records, "resets": resets}, stream)
 
 
+def poller_main(url: str, out: str) -> None:
+    """Look the row up every 2 ms, as a busy process would, recording when
+    each lookup began and what it returned."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from fullcache_cli import coherence
+    from tests.apps.coherent import Genre
+
+    engine = create_engine(url)
+    handle = coherence.start(engine, [Genre], heartbeat=5.0)
+    handle.wait_ready(30)
+    session = Session(engine)
+    Genre.by_id(session, 1)
+    print("ready", flush=True)
+    reads = []
+    while not os.path.exists(out + ".done"):
+        began = time.monotonic()
+        reads.append((began, Genre.by_id(session, 1).name))
+        session.close()  # the next lookup is another request's
+        time.sleep(0.002)
+    handle.stop()
+    with open(out, "w") as stream:
+        json.dump(reads, stream)
+
+
+def writer_main(url: str, out: str, commits: str) -> None:
+    """Bump the row's counter ``commits`` times; the row lock orders the
+    writers, so the counter's values follow commit order."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    connection = psycopg2.connect(host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database)
+    connection.autocommit = True
+    cursor = connection.cursor()
+    done = []
+    for _ in range(int(commits)):
+        cursor.execute("UPDATE coh_genres SET name = (name::int + 1)::text WHERE id = 1 RETURNING name")
+        version = int(cursor.fetchone()[0])
+        done.append((version, time.monotonic()))  # autocommit: returned after the COMMIT
+        time.sleep(0.01)
+    connection.close()
+    with open(out, "w") as stream:
+        json.dump(done, stream)
+
+
 # -- the figures -----------------------------------------------------------------------
+
+
+def stale_reads(url: str, writers: int, readers: int, commits: int, bound: float, workdir: Path) -> dict:
+    """Reads that returned a row older than one whose COMMIT had returned
+    ``bound`` seconds before the read began."""
+    import psycopg2
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    connection = psycopg2.connect(host=parsed.host, port=parsed.port, user=parsed.username, dbname=parsed.database)
+    connection.autocommit = True
+    connection.cursor().execute("UPDATE coh_genres SET name = '0' WHERE id = 1")
+    connection.close()
+    read_outs = [str(workdir / f"poller{i}.json") for i in range(readers)]
+    pollers = [subprocess.Popen([sys.executable, __file__, "--poller", url, out], stdout=subprocess.PIPE, text=True,
+                                cwd=ROOT) for out in read_outs]
+    for process in pollers:
+        assert process.stdout.readline().strip() == "ready"
+    say(f"stale reads: {writers} writers x {commits} commits, {readers} readers")
+    write_outs = [str(workdir / f"writer{i}.json") for i in range(writers)]
+    writing = [subprocess.Popen([sys.executable, __file__, "--writer", url, out, str(commits)], cwd=ROOT)
+               for out in write_outs]
+    for process in writing:
+        process.wait(600)
+    for out in read_outs:
+        Path(out + ".done").touch()
+    for process in pollers:
+        process.wait(60)
+    committed = sorted(tuple(item) for out in write_outs for item in json.loads(Path(out).read_text()))
+    # The newest version whose COMMIT had returned by each moment.
+    by_time = sorted((at, version) for version, at in committed)
+    reads = [tuple(item) for out in read_outs for item in json.loads(Path(out).read_text())]
+    stale = checked = 0
+    import bisect
+
+    times = [at for at, _ in by_time]
+    newest, best = [], 0
+    for _, version in by_time:
+        best = max(best, version)
+        newest.append(best)
+    for began, name in reads:
+        i = bisect.bisect_right(times, began - bound)
+        if i == 0:
+            continue
+        checked += 1
+        if int(name) < newest[i - 1]:
+            stale += 1
+    return {"writers": writers, "readers": readers, "commits": len(committed), "bound_ms": bound * 1e3,
+            "reads_checked": checked, "stale_reads": stale}
+
 
 
 def latency(url: str, readers: int, commits: int, workdir: Path) -> dict:
@@ -258,16 +355,20 @@ def stopped_reader(url: str, seconds: float, workdir: Path) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reader", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--poller", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--writer", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--database-url")
     parser.add_argument("--readers", type=int, default=3)
     parser.add_argument("--commits", type=int, default=1000)
     parser.add_argument("--stop-seconds", type=float, default=30.0)
     parser.add_argument("--output", default=str(HERE / "results" / "coherence.json"))
-    parser.add_argument("--figures", default="latency,trigger,hit,stop",
+    parser.add_argument("--bound", type=float, default=0.05, help="stale reads: seconds after COMMIT returns")
+    parser.add_argument("--figures", default="latency,stale,trigger,hit,stop",
                         help="which figures to measure (comma-separated)")
     args = parser.parse_args()
-    if args.reader:
-        reader_main(*args.reader)
+    if args.reader or args.poller or args.writer:
+        main_of = reader_main if args.reader else poller_main if args.poller else writer_main
+        main_of(*(args.reader or args.poller or args.writer))
         return 0
 
     import tempfile
@@ -298,6 +399,8 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             if "latency" in figures:
                 results["latency"] = latency(url, args.readers, args.commits, Path(tmp))
+            if "stale" in figures:
+                results["stale"] = stale_reads(url, 2, args.readers, args.commits // 2, args.bound, Path(tmp))
             if "trigger" in figures:
                 results["trigger"] = trigger_cost(url, 500)
             if "hit" in figures:
@@ -314,6 +417,11 @@ def main() -> int:
         for name in ("invalidated", "fresh_read"):
             d = lat[name]
             print(f"  {name:12} p50 {d['p50_ms']:.2f} ms  p99 {d['p99_ms']:.2f} ms  max {d['max_ms']:.2f} ms")
+    if "stale" in results:
+        st = results["stale"]
+        print(f"stale reads, {st['writers']} writers x {st['readers']} readers, {st['commits']} commits: "
+              f"{st['stale_reads']} of {st['reads_checked']:,} reads began {st['bound_ms']:.0f} ms or more after "
+              "a newer COMMIT returned")
     if "trigger" in results:
         t = results["trigger"]
         print(f"commit of a one-row UPDATE: {t['with_trigger_us']:.0f} us with the trigger vs "
