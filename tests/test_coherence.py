@@ -444,7 +444,7 @@ def test_without_capture_the_orm_notifies_its_own_commits_only(pg_url, readers):
 
 @pytest.mark.parametrize("captured", [True, False], ids=["counters", "no-capture"])
 def test_sqlite_two_processes_within_the_poll_bound(tmp_path, readers, captured):
-    url = f"sqlite:///{tmp_path / 'coherent.db'}"
+    url = f"sqlite:///{tmp_path / 'a file#with ?odd name.db'}"
     coherent.fill(url)
     if captured:
         install(url, MODELS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 from typing import Dict, Optional
+from urllib.parse import quote
 
 from . import capture
 from .follower import Follower
@@ -27,7 +28,8 @@ class SqlitePoller(Follower):
 
     def connect(self) -> None:
         # Read-only, and never creating the file.
-        self.connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        uri = f"file:{quote(self.path)}?mode=ro"
+        self.connection = sqlite3.connect(uri, uri=True, check_same_thread=False)
         self.tables = self.watched.tables(None)
         self._version = self._data_version()
         generations = self._generations()
