@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -250,6 +251,8 @@ def main(argv: Sequence[str] = ()) -> int:
     if unknown:
         parser.error(f"unknown mutation(s): {', '.join(sorted(unknown))}")
 
+    # A terminated run still stops its cluster and removes its copy.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="fullcache-mutate-") as tmp:
         tree = Path(tmp)
         copy_tree(tree)
