@@ -10,6 +10,7 @@ usage or configuration, 130 interrupted); ``--traceback`` adds the stack.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from contextlib import contextmanager, nullcontext, redirect_stdout
 from typing import Any, Callable, Iterator, List, Optional
@@ -21,9 +22,14 @@ from .reports import KINDS, Status
 
 TRACEBACK = "fullcache.traceback"
 SECRETS = "fullcache.urls"
+SETTINGS = "fullcache.settings"
+JUNIT = "fullcache.junit"
 
 EXIT_PROBLEMS = 1
 EXIT_INTERRUPTED = 130
+# stdout closed early (``fullcache check | head -1``): the code of a process
+# killed by SIGPIPE, as shells report it, and nothing said.
+EXIT_BROKEN_PIPE = 141
 
 
 def _remember_url(ctx: click.Context, url: Optional[str]) -> None:
@@ -38,11 +44,11 @@ def _redactor(ctx: click.Context) -> Callable[[str], str]:
     return redactor(lambda: ctx.meta.get(SECRETS, []))
 
 
-def _output(ctx: click.Context, as_json: bool = False):
+def _output(ctx: click.Context, format: str = "table", limit: int = DEFAULT_LIMIT):
     from .render import Output, make_console
 
     redact = _redactor(ctx)
-    return Output(make_console(sys.stdout, redact), make_console(sys.stderr, redact), as_json)
+    return Output(make_console(sys.stdout, redact), make_console(sys.stderr, redact), format, limit)
 
 
 def _fail(ctx: click.Context, code: int, message: str, error: BaseException) -> None:
@@ -52,7 +58,34 @@ def _fail(ctx: click.Context, code: int, message: str, error: BaseException) -> 
 
         output.err.file.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
     output.error(message)
+    junit = ctx.meta.get(JUNIT)
+    if junit:
+        from .render import junit_error_xml
+
+        _write_junit(ctx, junit, junit_error_xml(message))
     ctx.exit(code)
+
+
+def _write_junit(ctx: click.Context, path: str, xml: str) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as stream:
+            stream.write(_redactor(ctx)(xml))
+    except OSError as error:
+        from .errors import ConfigError
+
+        raise ConfigError(f"JUnit report {path!r} cannot be written: {error.strerror or error}; choose a writable path") from None
+
+
+def _quiet_broken_pipe() -> None:
+    """stdout's reader is gone: what is left to write goes nowhere, and
+    exiting does not complain about the flush."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 class FullCacheGroup(click.Group):
@@ -63,6 +96,9 @@ class FullCacheGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+            ctx.exit(EXIT_BROKEN_PIPE)
         except KeyboardInterrupt as error:
             _fail(ctx, EXIT_INTERRUPTED, "interrupted: nothing was written (the transaction was rolled back)", error)
         except Exception as error:
@@ -94,14 +130,45 @@ def _with_flag(error: Exception, flag: str) -> Exception:
     return type(error)(f"{error} ({flag})")
 
 
+def _settings(ctx: click.Context):
+    """``[tool.fullcache]`` of the nearest pyproject.toml (read once)."""
+    root = ctx.find_root()
+    if SETTINGS not in root.meta:
+        from .config import load_settings
+
+        root.meta[SETTINGS] = load_settings()
+    return root.meta[SETTINGS]
+
+
+SAMPLE_NOTE = (
+    "no models module named (--models, FULLCACHE_MODELS, or models in pyproject.toml's [tool.fullcache]): "
+    "using fullcache's built-in sample; point it at your application with --models myapp.models"
+)
+
+
 class Target:
     """The models and database one command works on."""
 
     def __init__(self, ctx: click.Context, models_spec, database_url, connect_timeout, statement_timeout) -> None:
+        from click.core import ParameterSource
+
         from .database import open_database, resolve_url
         from .errors import ModelsNotFound, NoDatabaseURL, NoModelsModule
         from .loading import load_models, require_models
 
+        settings = _settings(ctx)
+        source = ctx.get_parameter_source("models_spec")
+        if source is ParameterSource.DEFAULT:
+            # No false green: a check of the sample says nothing of the application.
+            _output(ctx).note(SAMPLE_NOTE)
+        elif source is ParameterSource.DEFAULT_MAP and settings.root is not None:
+            # A dotted name in the file is importable from the file's folder.
+            root = str(settings.root)
+            if root not in sys.path:
+                sys.path.insert(0, root)
+        # The variable the file names comes before the usual ones; a flag, first.
+        if settings.database_url_env and ctx.get_parameter_source("database_url") is not ParameterSource.COMMANDLINE:
+            database_url = os.environ.get(settings.database_url_env) or database_url
         _remember_url(ctx, database_url)
         try:
             with redirect_stdout(_output(ctx).err.file):  # prints at import: see _user_code
@@ -112,8 +179,9 @@ class Target:
         try:
             self._url = resolve_url(database_url, self.module)
         except NoDatabaseURL:
+            configured = f"set {settings.database_url_env} (pyproject.toml's database-url-env), " if settings.database_url_env else ""
             raise NoDatabaseURL(
-                "no database URL: pass --database-url, set FULLCACHE_DATABASE_URL or DATABASE_URL, "
+                f"no database URL: pass --database-url, {configured}set FULLCACHE_DATABASE_URL or DATABASE_URL, "
                 "or give the models module a DATABASE_URL"
             ) from None
         _remember_url(ctx, self._url)
@@ -185,22 +253,38 @@ def database_options(f: Callable) -> Callable:
     return command
 
 
-def output_options(f: Callable) -> Callable:
-    """--json and --traceback: the command receives its ``output``, made
-    before the models module loads (so what it prints goes to stderr)."""
+def output_options(formats: tuple = ("table", "json")) -> Callable[[Callable], Callable]:
+    """--format (and --json, its shorthand) and --traceback: the command
+    receives its ``output``, made before the models module loads (so what it
+    prints goes to stderr)."""
 
-    @functools.wraps(f)
-    def command(*args: Any, as_json: bool, **kwargs: Any) -> Any:
-        return f(*args, output=_output(click.get_current_context(), as_json), **kwargs)
+    def decorate(f: Callable) -> Callable:
+        @functools.wraps(f)
+        def command(*args: Any, as_json: bool, output_format: str, **kwargs: Any) -> Any:
+            ctx = click.get_current_context()
+            limit = kwargs.get("limit", DEFAULT_LIMIT)
+            return f(*args, output=_output(ctx, "json" if as_json else output_format, limit), **kwargs)
 
-    command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")(command)
-    return traceback_option(command)
+        command = click.option(
+            "--format",
+            "output_format",
+            type=click.Choice(formats),
+            default="table",
+            show_default=True,
+            help="How to print the report" + (": github annotations, markdown for job summaries." if "github" in formats else "."),
+        )(command)
+        command = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout (--format json).")(command)
+        return traceback_option(command)
+
+    return decorate
 
 
-def command_options(f: Callable) -> Callable:
+def command_options(f: Optional[Callable] = None, *, formats: tuple = ("table", "json")) -> Callable:
     """Every command's options: the database ones (as ``target``) and the
     output ones (as ``output``), and the click context first."""
-    return database_options(output_options(click.pass_context(f)))
+    if f is None:
+        return functools.partial(command_options, formats=formats)
+    return database_options(output_options(formats)(click.pass_context(f)))
 
 
 @contextmanager
@@ -242,7 +326,9 @@ def _escape(text: str) -> str:
 
 
 def _progress(output):
-    if output.as_json or not output.err.is_terminal:
+    # isatty, not rich's is_terminal: FORCE_COLOR makes rich call a CI log a
+    # terminal, and a progress display there is noise.
+    if output.format != "table" or not output.err.file.isatty():
         return nullcontext(None)
     from .render import RichProgress
 
@@ -252,7 +338,8 @@ def _progress(output):
 @click.group(cls=FullCacheGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="fullcache", prog_name="fullcache")
 @traceback_option
-def cli() -> None:
+@click.pass_context
+def cli(ctx: click.Context) -> None:
     """Warm, check and measure the full-table caches of SQLAlchemy models.
 
     fullcache loads your models module, finds every model that keeps its whole
@@ -265,7 +352,28 @@ def cli() -> None:
     Example:
       fullcache warm
       fullcache check --models myapp.models --database-url postgresql://app@db/app
+
+    Settings may live in pyproject.toml's [tool.fullcache] table (models,
+    allow, max-warm-seconds, baseline, statement-timeout, database-url-env);
+    flags override them. Shell completion: eval "$(_FULLCACHE_COMPLETE=bash_source fullcache)".
     """
+    ctx.default_map = _defaults(_settings(ctx), ctx.command.commands)
+
+
+def _defaults(settings, commands) -> dict:
+    """[tool.fullcache] as click's defaults, command by command: flags and
+    environment variables still win."""
+    common = {"models_spec": settings.models, "statement_timeout": settings.statement_timeout}
+    checking = {
+        "allowed": list(settings.allow) or None,
+        "max_warm_seconds": settings.max_warm_seconds,
+        "baseline": settings.baseline,
+    }
+    defaults = {}
+    for name in commands:
+        values = {**common, **(checking if name == "check" else {})}
+        defaults[name] = {key: value for key, value in values.items() if value is not None}
+    return defaults
 
 
 @cli.command("models")
@@ -283,30 +391,65 @@ def models_command(ctx: click.Context, target: Target, output) -> None:
     ctx.exit(EXIT_PROBLEMS if report.unreadable else 0)
 
 
-def _report(output, target: Target, work: Callable[[Any, Any], Any], progress: bool = False) -> Any:
+def _report(
+    output, target: Target, work: Callable[[Any, Any], Any], progress: bool = False, quiet: bool = False
+) -> Any:
     """Run ``work(database, progress display or None)`` while the
-    application's code is fenced (see _user_code), print its report, and
-    return it."""
+    application's code is fenced (see _user_code), print its report (unless
+    ``quiet``), and return it."""
     display = _progress(output) if progress else nullcontext(None)
     with _user_code(output), target.database() as database, display as shown:
         report = work(database, shown)
-    output.emit(report)
+    if not quiet:
+        output.emit(report)
     return report
 
 
-def _warm(output, target: Target, names, **options):
+def _warm(output, target: Target, names, quiet: bool = False, **options):
+    """Warm (and judge) the models named; printed unless ``quiet``."""
     from .warming import check
 
     selected = target.select(list(names))
     return _report(
-        output, target, lambda database, progress: check(database, selected, progress=progress, **options), True
+        output, target, lambda database, progress: check(database, selected, progress=progress, **options), True,
+        quiet=quiet,
     )
 
 
+def _complete_models(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list:
+    """Model names for shell completion: the models module is imported (as
+    the command would), never connected to."""
+    import io
+    from contextlib import redirect_stderr
+
+    from click.core import ParameterSource
+    from click.shell_completion import CompletionItem
+
+    try:
+        spec = ctx.params.get("models_spec")
+        if ctx.get_parameter_source("models_spec") in (None, ParameterSource.DEFAULT):
+            spec = _settings(ctx).models or spec
+        from .loading import discover_models, load_models
+
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+            names = [model.name for model in discover_models(load_models(spec))]
+    except (Exception, SystemExit):
+        return []  # completion never fails loudly
+    return [CompletionItem(name) for name in names if name.startswith(incomplete)]
+
+
+def limit_option(f: Callable) -> Callable:
+    return click.option(
+        "--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True,
+        help="Problems shown per model to people, then a count of the rest (--json shows all).",
+    )(f)
+
+
 @cli.command()
-@click.argument("names", nargs=-1, metavar="[MODEL]...")
+@click.argument("names", nargs=-1, metavar="[MODEL]...", shell_complete=_complete_models)
+@limit_option
 @command_options
-def warm(ctx: click.Context, names, target: Target, output) -> None:
+def warm(ctx: click.Context, names, limit, target: Target, output) -> None:
     """Warm every cached model (or those named) and report what each got.
 
     Exits 0 when it could report, 1 when a model could not be read at all.
@@ -319,14 +462,39 @@ def warm(ctx: click.Context, names, target: Target, output) -> None:
     ctx.exit(EXIT_PROBLEMS if report.unreadable else 0)
 
 
+class AllowRule(click.ParamType):
+    """KIND, or MODEL:KIND for one model's problems of that kind."""
+
+    name = "KIND|MODEL:KIND"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> str:
+        model, _, kind = str(value).rpartition(":")
+        if kind not in KINDS:
+            self.fail(f"{value!r} names no kind of problem; kinds: {', '.join(KINDS)} (or MODEL:KIND)", param, ctx)
+        if _ and not model:
+            self.fail(f"{value!r} names no model before ':' (MODEL:KIND)", param, ctx)
+        return str(value)
+
+    def shell_complete(self, ctx: click.Context, param: click.Parameter, incomplete: str) -> list:
+        from click.shell_completion import CompletionItem
+
+        return [CompletionItem(kind) for kind in KINDS if kind.startswith(incomplete)]
+
+
+def _remember_junit(ctx: click.Context, _param: Any, value: Optional[str]) -> Optional[str]:
+    if value:
+        ctx.meta[JUNIT] = value  # an error before the report still writes one (_fail)
+    return value
+
+
 @cli.command()
-@click.argument("names", nargs=-1, metavar="[MODEL]...")
+@click.argument("names", nargs=-1, metavar="[MODEL]...", shell_complete=_complete_models)
 @click.option(
     "--allow",
     "allowed",
     multiple=True,
-    type=click.Choice(KINDS),
-    help="Accept problems of this kind (repeatable).",
+    type=AllowRule(),
+    help="Accept problems of this KIND, or a model's (MODEL:KIND); repeatable.",
 )
 @click.option(
     "--max-warm-seconds",
@@ -335,24 +503,69 @@ def warm(ctx: click.Context, names, target: Target, output) -> None:
     help="A model that takes longer to warm is a problem.",
 )
 @click.option(
+    "--baseline",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Known problems (a --write-baseline file or a previous --json report): they do not fail, new ones do.",
+)
+@click.option(
+    "--write-baseline",
+    type=click.Path(dir_okay=False, writable=True),
+    metavar="FILE",
+    help="Write every problem found to FILE as a baseline (and accept them this run, unless --baseline is given).",
+)
+@click.option(
+    "--max-growth",
+    type=click.FloatRange(min=1, min_open=True),
+    metavar="RATIO",
+    help="With --baseline: a model whose warm time or memory grew past RATIO times the baseline's is a problem.",
+)
+@click.option(
     "--junit-xml",
     type=click.Path(dir_okay=False, writable=True),
     metavar="PATH",
-    help="Also write one JUnit test case per model here.",
+    callback=_remember_junit,
+    help="Also write one JUnit test case per model here (an error case for a model not read).",
 )
-@command_options
-def check(ctx: click.Context, names, allowed, max_warm_seconds, junit_xml, target: Target, output) -> None:
-    """CI smoke check: warm, then exit 1 if any problem was found.
+@limit_option
+@command_options(formats=("table", "json", "github", "markdown"))
+def check(
+    ctx: click.Context, names, allowed, max_warm_seconds, baseline, write_baseline, max_growth, junit_xml, limit,
+    target: Target, output,
+) -> None:
+    """CI gate: warm, then exit 1 if a problem was found that is neither
+    allowed nor known from the baseline.
 
     Problems: collisions, key errors, a None key shared by rows, populate
     errors, merge failures, unreadable models (and slow ones, with
-    --max-warm-seconds).
+    --max-warm-seconds; grown ones, with --max-growth). With --format github
+    each problem is an annotation, and $GITHUB_STEP_SUMMARY gets a Markdown
+    summary when set.
 
     \b
     Example:
       fullcache check --models myapp.models --allow none_key --junit-xml fullcache.xml
+      fullcache check --write-baseline fullcache-baseline.json   # once
+      fullcache check --baseline fullcache-baseline.json --format github
     """
-    report = _warm(output, target, names, allow=allowed, max_warm_seconds=max_warm_seconds)
+    from . import baseline as baselines
+    from .errors import UsageError
+
+    if max_growth is not None and not baseline:
+        raise UsageError("--max-growth compares with a baseline: give --baseline FILE as well")
+    _known_models(target, allowed)
+    known = baselines.load_baseline(baseline) if baseline else None
+    report = _warm(
+        output, target, names, allow=allowed, max_warm_seconds=max_warm_seconds, baseline=known,
+        max_growth=max_growth, quiet=write_baseline is not None and known is None,
+    )
+    if write_baseline is not None:
+        baselines.write_baseline(report, write_baseline)
+        if known is None:
+            # Adopting the gate: what was found today is known from now on.
+            baselines.apply_baseline(report, baselines.load_baseline(write_baseline))
+            output.emit(report)
+        output.note(f"baseline of {len(report.findings()):,} findings written to {write_baseline}")
     from .coherence_admin import capture_warning
 
     warning = capture_warning(target._url)
@@ -361,13 +574,31 @@ def check(ctx: click.Context, names, allowed, max_warm_seconds, junit_xml, targe
     if junit_xml:
         from .render import junit_xml as to_junit
 
-        with open(junit_xml, "w", encoding="utf-8") as stream:
-            stream.write(_redactor(ctx)(to_junit(report)))
+        _write_junit(ctx, junit_xml, to_junit(report))
+    if output.format == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
+        from .render import markdown
+
+        with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
+            summary.write(_redactor(ctx)(markdown(report, limit)))
     ctx.exit(0 if report.ok else EXIT_PROBLEMS)
 
 
+def _known_models(target: Target, rules) -> None:
+    """MODEL:KIND rules name models of the module (a typo would allow nothing)."""
+    from .errors import UsageError
+    from .loading import closest
+
+    names = [model.name for model in target.models]
+    for rule in rules:
+        model, _, _kind = rule.rpartition(":")
+        if model and model not in names:
+            near = closest(model, names)
+            hint = f"did you mean {near[0]!r}?" if near else f"models: {', '.join(names)}"
+            raise UsageError(f"--allow {rule!r} names no cached model: {hint}")
+
+
 @cli.command("inspect")
-@click.argument("model", metavar="MODEL")
+@click.argument("model", metavar="MODEL", shell_complete=_complete_models)
 @click.option(
     "--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True,
     help="Longest list shown to people (--json shows every list whole).",
@@ -392,7 +623,7 @@ def inspect_command(ctx: click.Context, model, limit, target: Target, output) ->
 
 
 @cli.command("lookup")
-@click.argument("model", metavar="MODEL")
+@click.argument("model", metavar="MODEL", shell_complete=_complete_models)
 @click.argument("key", metavar="KEY")
 @click.option("--id", "by_id", is_flag=True, help="KEY is a primary key: look it up with by_id.")
 @click.option(
@@ -420,7 +651,11 @@ def lookup_command(ctx: click.Context, model, key, by_id, repeat, target: Target
 
 def main() -> None:
     try:
-        cli(prog_name="fullcache")
+        cli.main(prog_name="fullcache")
+    except SystemExit as done:
+        code = done.code
+    else:  # pragma: no cover - standalone mode always exits
+        code = 0
     finally:
         # The process ends here: spare its last collection the walk over
         # every cached object (seconds for large tables), which frees nothing
@@ -428,6 +663,12 @@ def main() -> None:
         import gc
 
         gc.freeze()
+    try:
+        sys.stdout.flush()  # what is still buffered: the reader may be gone
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        code = EXIT_BROKEN_PIPE
+    sys.exit(code)
 
 
 def _add_coherence_commands() -> None:

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any, Dict, Iterable, List, Optional
 
 from .errors import UsageError
-from .reports import json_key
+from .reports import format_key, json_key
 
 _SCALARS = {str: "str", int: "int", float: "float", bool: "bool", type(None): "None"}
 
@@ -33,16 +33,6 @@ def key_type(key: Any) -> str:
 def key_types(keys: Iterable[Any]) -> Dict[str, int]:
     """How many keys have each shape, most common first."""
     return dict(Counter(key_type(k) for k in keys).most_common())
-
-
-def format_key(key: Any) -> str:
-    """A key as people read it and type it for ``fullcache lookup``: text as
-    is, anything else in its JSON spelling (``3``, ``true``, ``null``, tuples
-    as arrays), a key of no JSON form as its repr."""
-    value = json_key(key)
-    if isinstance(value, str) and not isinstance(key, tuple):
-        return value
-    return json.dumps(value, ensure_ascii=False)
 
 
 class _NoFit(ValueError):

@@ -18,6 +18,7 @@ from .errors import ModelError
 from .keys import closest_keys, format_key, require_key
 from .loading import CachedModel, resolve_model
 from .reports import LookupReport, Merge, ModelReport, RowError, Status, json_value
+from .runtime.mixin import uncounted
 from .timing import median_us
 from .warming import warm_on
 
@@ -48,7 +49,7 @@ def lookup(
         report = LookupReport(database.display_url, target.name, chosen, "id" if by_id else "key", repeat=repeat)
         session = session_on(connection)
         try:
-            with session.no_autoflush:
+            with session.no_autoflush, uncounted(target.cls):
                 look = _Lookup(session, database, target.cls, warmed, report, key, readings, cache)
                 _look(look)
                 _time(look)

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import functools
 import json
-import shutil
-from typing import Any, Callable, Optional, TextIO
+import os
+import re
+from typing import Any, Callable, Dict, List, Optional, TextIO
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .keys import format_key
+from .defaults import DEFAULT_LIMIT
 from .masking import RedactingWriter
 from .reports import (
     UNREADABLE_KINDS,
@@ -30,15 +31,50 @@ from .reports import (
     StatusReport,
     WarmReport,
     WatchEvent,
+    format_key,
+    ids_text,
+    plural,
 )
 
 
+class _Console(Console):
+    """rich's Console, leaving a closed pipe to the command line's boundary
+    (rich's own handling exits 1, the code of "problems found")."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError()
+
+
+# Spaces before a line's end (and the colour codes after them): rich pads
+# titles and cells to the table's width, which a log or a file does not want.
+_TRAILING = re.compile(r"[ \t]+((?:\x1b\[[0-9;]*m)*)(?=\n|$)")
+
+PIPE_WIDTH = 160  # columns of output that goes to a pipe or a file, unless COLUMNS says
+
+
+def trim_lines(text: str) -> str:
+    """``text`` without spaces at the end of its lines."""
+    return _TRAILING.sub(r"\1", text)
+
+
+def output_width() -> int:
+    """The width of output that goes to no terminal: COLUMNS when set."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    return columns if columns > 0 else PIPE_WIDTH
+
+
 def make_console(stream: TextIO, redact: Callable[[str], str]) -> Console:
-    """A console on ``stream`` that masks secrets in everything it writes."""
-    writer = RedactingWriter(stream, redact)
-    terminal = writer.isatty()
-    width = None if terminal else max(shutil.get_terminal_size((160, 24)).columns, 160)
-    return Console(file=writer, width=width, highlight=False, soft_wrap=False, emoji=False)
+    """A console on ``stream`` that masks secrets in everything it writes;
+    to a pipe or a file, ``output_width()`` columns and no trailing spaces."""
+    terminal = bool(getattr(stream, "isatty", lambda: False)())
+    if terminal:
+        return _Console(file=RedactingWriter(stream, redact), highlight=False, soft_wrap=False, emoji=False)
+    writer = RedactingWriter(stream, lambda text: trim_lines(redact(text)))
+    return _Console(file=writer, width=output_width(), highlight=False, soft_wrap=False, emoji=False)
 
 
 def human_bytes(count: Optional[int]) -> str:
@@ -70,23 +106,32 @@ def count(n: Optional[int]) -> str:
     return "-" if n is None else f"{n:,}"
 
 
-def ids_text(ids: list, limit: int = 8) -> str:
-    shown = ", ".join(str(i) for i in ids[:limit])
-    return shown + (f", … (+{len(ids) - limit})" if len(ids) > limit else "")
+FORMATS = ("table", "json", "github", "markdown")
 
 
 class Output:
-    """Where one command's results go."""
+    """Where one command's results go, and in which format."""
 
-    def __init__(self, out: Console, err: Console, as_json: bool = False) -> None:
+    def __init__(
+        self, out: Console, err: Console, format: str = "table", limit: int = DEFAULT_LIMIT, *, as_json: bool = False
+    ) -> None:
         self.out = out
         self.err = err
-        self.as_json = as_json
+        self.format = "json" if as_json else format
+        self.limit = limit  # problems shown per model to people
+
+    @property
+    def as_json(self) -> bool:
+        return self.format == "json"
 
     # -- machines -----------------------------------------------------------
 
     def json(self, data: dict) -> None:
-        self.out.file.write(json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
+        self.write(json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
+
+    def write(self, text: str) -> None:
+        """Text as it is (JSON, Markdown, workflow commands) on stdout."""
+        self.out.file.write(text)
         self.out.file.flush()
 
     # -- people -------------------------------------------------------------
@@ -97,10 +142,18 @@ class Output:
     def warning(self, message: str) -> None:
         self.err.print(f"[yellow]Warning:[/] {escape(message)}", soft_wrap=True)
 
+    def note(self, message: str) -> None:
+        self.err.print(f"[cyan]Note:[/] {escape(message)}", soft_wrap=True)
+
     def emit(self, report: Any) -> None:
-        """Print a report: JSON for machines, tables for people."""
-        if self.as_json:
+        """Print a report in the output's format (github and markdown where
+        the report has them, tables otherwise)."""
+        if self.format == "json":
             self.json(report.to_json())
+        elif self.format == "github" and type(report) in github.registry:
+            self.write(github(report))
+        elif self.format == "markdown" and type(report) in markdown.registry:
+            self.write(markdown(report, self.limit))
         else:
             render(report, self)
 
@@ -138,56 +191,121 @@ def render_models(report: ModelsReport, output: Output) -> None:
     output.out.print(table)
 
 
-# Left out first, in this order, when the table is wider than the screen.
-WARM_DROPPABLE = ("Ids", "DB p50", "Hit p50", "None keys", "Merge fails", "Memory", "Keys")
+# Left out first, in this order, when the table is wider than the screen;
+# Model and Status always stay, and no number is ever cut.
+WARM_DROPPABLE = (
+    "Ids", "DB p50", "Hit p50", "None keys", "Merge fails", "Memory", "Keys",
+    "Key errors", "Collisions", "Warm", "Rows",
+)
 WARM_COLUMNS = (
     "Model", "Rows", "Ids", "Keys", "Collisions", "Key errors", "None keys",
     "Merge fails", "Warm", "Memory", "Hit p50", "DB p50", "Status",
 )
+# A model's name folds onto more lines rather than push numbers out.
+FOLDING = ("Model",)
+MODEL_MIN_WIDTH = 8
 
 
 @render.register
 def render_warm(report: WarmReport, output: Output) -> None:
     """warm and check for people: the table, the problems, the totals."""
     out = output.out
-    table = Table(title=f"Warmed {len(report.models)} models ({escape(report.database)})", title_justify="left")
-    problems = report.problems()
-    rows = [_warm_row(model, [p for p in problems if p.model == model.model]) for model in report.models]
-    keep = _fitting(WARM_COLUMNS, rows, out.width, WARM_DROPPABLE)
-    for name in keep:
-        table.add_column(name, justify="left" if name in ("Model", "Status") else "right", no_wrap=True)
+    title = f"Warmed {plural(len(report.models), 'model')} ({escape(report.database)})"
+    table = Table(title=title, title_justify="left")
+    findings = report.findings()
+    problems = [p for p in findings if p.fails]
+    rows = [_warm_row(model, [p for p in findings if p.model == model.model]) for model in report.models]
+    widths = _fitting(WARM_COLUMNS, rows, out.width, WARM_DROPPABLE)
+    for name, width in widths.items():
+        table.add_column(
+            name,
+            justify="left" if name in ("Model", "Status") else "right",
+            width=width,
+            overflow="fold",
+        )
     for row in rows:
-        table.add_row(*(cell for name, cell in zip(WARM_COLUMNS, row) if name in keep))
-    left_out = [name for name in WARM_COLUMNS if name not in keep]
+        table.add_row(*(cell for name, cell in zip(WARM_COLUMNS, row) if name in widths))
+    left_out = [name for name in WARM_COLUMNS if name not in widths]
     if left_out:
         table.caption = f"Too narrow for {', '.join(left_out)}: see --json or a wider terminal."
         table.caption_justify = "left"
     out.print(table)
     if problems:
-        out.print(f"\n[bold]Problems[/] ({len(problems)})")
-        for problem in problems:
-            out.print(problem_line(problem), soft_wrap=True)
+        out.print(f"\n[bold]Problems[/] ({len(problems):,})")
+        _problem_lines(problems, output)
+    accepted = _accepted(report, findings)
+    if accepted:
+        out.print()
+        for line in accepted:
+            out.print(line, soft_wrap=True)
     out.print()
     out.print(totals(report, problems), soft_wrap=True)
 
 
-def _warm_row(model: ModelReport, problems: list) -> list:
+def _problem_lines(problems: list, output: Output) -> None:
+    """Each problem on a line, at most ``output.limit`` per model, then a
+    count of the rest."""
+    shown: dict = {}
+    for problem in problems:
+        seen = shown.get(problem.model, 0)
+        shown[problem.model] = seen + 1
+        if seen < output.limit:
+            output.out.print(problem_line(problem), soft_wrap=True)
+    for model, total in shown.items():
+        if total > output.limit:
+            more = total - output.limit
+            output.out.print(
+                f"  [dim]… and {more:,} more {'problem' if more == 1 else 'problems'} of {escape(model)} "
+                "(raise --limit, or --json for all)[/]",
+                soft_wrap=True,
+            )
+
+
+def _accepted(report: WarmReport, findings: list) -> List[str]:
+    """Lines on what check accepts: allowed kinds, the baseline's known
+    problems, and those of its problems that are gone."""
+    lines = []
+    allowed = sum(1 for p in findings if p.allowed)
+    known = sum(1 for p in findings if p.known and not p.allowed)
+    if allowed:
+        lines.append(f"[dim]{plural(allowed, 'problem')} allowed ({escape(', '.join(sorted(report.allowed)))})[/]")
+    if report.baseline is not None:
+        where = escape(report.baseline.path)
+        if known:
+            lines.append(f"[yellow]{plural(known, 'known problem')}[/] from the baseline {where}: not failing")
+        fixed = len(report.baseline.fixed)
+        if fixed:
+            lines.append(
+                f"[green]{plural(fixed, 'problem')} of the baseline fixed[/]: "
+                f"update it with --write-baseline {where}"
+            )
+    return lines
+
+
+def _warm_row(model: ModelReport, findings: list) -> list:
     def many(items: list) -> str:
-        return f"[red]{len(items)}[/]" if items else "0"
+        return f"[red]{len(items):,}[/]" if items else "0"
 
     if model.status is not Status.OK:
         status = f"[red]{escape(model.status.value)}[/]"
-        return [model.model] + ["-"] * 11 + [status]
+        return [escape(model.model)] + ["-"] * 11 + [status]
     lookups = model.lookups
-    status = "[green]ok[/]" if not problems else f"[red]{len(problems)} problem{'s' * (len(problems) != 1)}[/]"
+    failing = sum(1 for p in findings if p.fails)
+    known = sum(1 for p in findings if p.known and not p.allowed)
+    if failing:
+        status = f"[red]{plural(failing, 'problem')}[/]"
+    elif known:
+        status = f"[yellow]{known:,} known[/]"
+    else:
+        status = "[green]ok[/]"
     return [
-        model.model,
+        escape(model.model),
         count(model.rows),
         count(model.cached_ids),
         count(model.cached_keys),
         many(model.collisions),
         many(model.key_errors),
-        (f"[red]{len(model.none_keys)}[/]" if len(model.none_keys) > 1 else str(len(model.none_keys))),
+        (f"[red]{len(model.none_keys):,}[/]" if len(model.none_keys) > 1 else str(len(model.none_keys))),
         many(model.merge_failures),
         human_seconds(model.warm_seconds),
         human_bytes(model.memory_bytes),
@@ -195,6 +313,7 @@ def _warm_row(model: ModelReport, problems: list) -> list:
         human_us(lookups.db_p50_us) if lookups else "-",
         status,
     ]
+
 
 def problem_line(problem: Problem) -> str:
     parts = [f"[bold]{escape(problem.model)}[/]", f"[red]{problem.kind}[/]"]
@@ -206,37 +325,64 @@ def problem_line(problem: Problem) -> str:
         parts.append(escape(problem.error))
     return "  " + "  ".join(parts)
 
+
 def totals(report: WarmReport, problems: list) -> str:
     readable = [m for m in report.models if m.status is Status.OK]
     rows = sum(m.rows or 0 for m in readable)
     memory = sum(m.memory_bytes or 0 for m in readable)
     warm = sum(m.warm_seconds or 0 for m in readable)
     summary = (
-        f"{len(report.models)} models, {rows:,} rows, {human_bytes(memory)} cached, "
+        f"{plural(len(report.models), 'model')}, {plural(rows, 'row')}, {human_bytes(memory)} cached, "
         f"warmed in {human_seconds(warm)}"
     )
     if not problems:
         return f"{summary}: [green]no problems[/]"
     unreadable = sum(1 for p in problems if p.kind in UNREADABLE_KINDS)
-    extra = f" ({unreadable} not read)" if unreadable else ""
-    return f"{summary}: [red]{len(problems)} problem{'s' * (len(problems) != 1)}[/]{extra}"
+    extra = f" ({unreadable:,} not read)" if unreadable else ""
+    return f"{summary}: [red]{plural(len(problems), 'problem')}[/]{extra}"
 
 
-def _fitting(columns: list, rows: list, width: int, droppable: tuple) -> list:
-    """The columns to show: all of them if the table fits ``width``, else
-    without the droppable ones, in their order, until it fits."""
+def _fitting(columns: tuple, rows: list, width: int, droppable: tuple) -> Dict[str, int]:
+    """The columns to show and the width of each: all of them if the table
+    fits ``width``, else without the droppable ones, in their order, until
+    it does. A column is as wide as its widest value (headers fold at
+    spaces), so that no number is ever cut; the model's name folds when it
+    must."""
     from rich.text import Text
 
-    widths = {
-        name: max([len(name)] + [Text.from_markup(row[i]).cell_len for row in rows])
+    def cells(i: int) -> List[int]:
+        return [Text.from_markup(row[i]).cell_len for row in rows]
+
+    full = {name: max([len(name)] + cells(i)) for i, name in enumerate(columns)}
+    # Headers fold at spaces; values never do. A name folds only as a last resort.
+    need = {
+        name: full[name] if name in FOLDING else max([max(len(w) for w in name.split())] + cells(i))
         for i, name in enumerate(columns)
     }
+
+    def total(keep: list, sizes: Dict[str, int]) -> int:
+        return sum(sizes[c] + 3 for c in keep) + 1
+
     keep = list(columns)
+    if total(keep, full) <= width:
+        return {name: full[name] for name in keep}
     for name in droppable:
-        if sum(widths[c] + 3 for c in keep) + 1 <= width:
+        if total(keep, need) <= width:
             break
         keep.remove(name)
-    return keep
+    sizes = {name: need[name] for name in keep}
+    spare = width - total(keep, sizes)
+    if spare < 0:
+        for name in FOLDING:
+            if name in sizes:
+                cut = min(-spare, sizes[name] - MODEL_MIN_WIDTH)
+                sizes[name] -= max(cut, 0)
+                spare += max(cut, 0)
+    for name in keep:  # what room is left unfolds headers
+        grow = min(max(spare, 0), full[name] - sizes[name])
+        sizes[name] += grow
+        spare -= grow
+    return sizes
 
 
 class RichProgress:
@@ -280,16 +426,18 @@ class RichProgress:
 
 
 def junit_xml(report: WarmReport) -> str:
-    """One test case per model, failing with its problems, for CI systems."""
+    """One test case per model for CI systems: a failure listing its
+    problems, or an error when the model could not be read."""
     from xml.etree import ElementTree as ET
 
     problems = report.problems()
+    unreadable = {p.model for p in problems if p.kind in UNREADABLE_KINDS}
     suite = ET.Element(
         "testsuite",
         name="fullcache check",
         tests=str(len(report.models)),
-        failures=str(len({p.model for p in problems})),
-        errors="0",
+        failures=str(len({p.model for p in problems} - unreadable)),
+        errors=str(len(unreadable)),
         time=f"{report.seconds:.3f}",
     )
     for model in report.models:
@@ -298,24 +446,147 @@ def junit_xml(report: WarmReport) -> str:
             time=f"{model.warm_seconds or 0:.3f}",
         )
         mine = [p for p in problems if p.model == model.model]
-        if mine:
-            failure = ET.SubElement(
-                case, "failure", message=f"{len(mine)} problem{'s' * (len(mine) != 1)}", type="fullcache"
-            )
-            failure.text = "\n".join(
-                " ".join(
-                    part
-                    for part in (
-                        p.kind,
-                        f"ids {ids_text(p.ids, 50)}" if p.ids else "",
-                        f"key {format_key(p.key)}" if p.key is not None else "",
-                        p.error or "",
-                    )
-                    if part
-                )
-                for p in mine
-            )
+        if model.model in unreadable:
+            error = ET.SubElement(case, "error", message=_xml_text(model.error or model.status.value), type=mine[0].kind)
+            error.text = _xml_text("\n".join(p.text(50) for p in mine))
+        elif mine:
+            failure = ET.SubElement(case, "failure", message=plural(len(mine), "problem"), type="fullcache")
+            failure.text = _xml_text("\n".join(p.text(50) for p in mine))
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def junit_error_xml(message: str) -> str:
+    """A suite of one errored case, for a check that could not run at all
+    (exit 2): CI shows why instead of a missing report."""
+    from xml.etree import ElementTree as ET
+
+    suite = ET.Element("testsuite", name="fullcache check", tests="1", failures="0", errors="1", time="0.000")
+    case = ET.SubElement(suite, "testcase", classname="fullcache", name="fullcache check")
+    error = ET.SubElement(case, "error", message=_xml_text(message), type="configuration")
+    error.text = _xml_text(message)
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+# Characters XML 1.0 cannot hold at all, not even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+# -- GitHub Actions and Markdown -------------------------------------------
+
+
+def _control_free(text: str) -> str:
+    """Text from the database or the models' code, its control characters
+    (escape sequences, say) spelled out rather than obeyed."""
+    return "".join(
+        c if (c >= " " and not "\x7f" <= c <= "\x9f") or c in "\n\r\t" else f"\\x{ord(c):02x}" for c in text
+    )
+
+
+def github_data(text: str) -> str:
+    """A workflow command's message, escaped as GitHub's toolkit does."""
+    return _control_free(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def github_property(text: str) -> str:
+    """A workflow command's property (title=...), escaped as GitHub's toolkit
+    does: its data escapes, and ':' and ','."""
+    return github_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+@functools.singledispatch
+def github(report: Any) -> str:
+    """A report as GitHub Actions workflow commands (annotations)."""
+    raise TypeError(f"no github format for {type(report).__name__}")
+
+
+@github.register
+def github_warm(report: WarmReport) -> str:
+    """One ``::error`` per failing problem, a ``::warning`` per known one,
+    then the totals as a plain line."""
+    lines = []
+    for problem in report.findings():
+        if problem.allowed:
+            continue
+        level = "error" if problem.fails else "warning"
+        title = f"fullcache {problem.kind}: {problem.model}" + ("" if problem.fails else " (known)")
+        lines.append(f"::{level} title={github_property(title)}::{github_data(problem.model + ' ' + problem.text(50))}")
+    lines.append(_control_free(report.summary()).replace("\n", " "))
+    return "\n".join(lines) + "\n"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-!|~])")
+
+
+def markdown_text(text: str) -> str:
+    """Text for a Markdown table cell or line: special characters escaped,
+    on one line."""
+    one_line = " ".join(_control_free(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", one_line)
+
+
+@functools.singledispatch
+def markdown(report: Any, limit: int = DEFAULT_LIMIT) -> str:
+    """A report as Markdown, for job summaries and pull-request comments."""
+    raise TypeError(f"no markdown format for {type(report).__name__}")
+
+
+@markdown.register
+def markdown_warm(report: WarmReport, limit: int = DEFAULT_LIMIT) -> str:
+    """The verdict, a table of the models, and the problems (at most
+    ``limit`` per model)."""
+    findings = report.findings()
+    problems = [p for p in findings if p.fails]
+    verdict = "passed" if not problems else f"failed: {plural(len(problems), 'problem')}"
+    lines = [
+        f"## fullcache check {verdict}",
+        "",
+        markdown_text(f"{plural(len(report.models), 'model')} in {report.database}, {human_seconds(report.seconds)}."),
+        "",
+        "| Model | Rows | Keys | Collisions | Key errors | Merge fails | Warm | Memory | Status |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for model in report.models:
+        mine = [p for p in findings if p.model == model.model]
+        failing = sum(1 for p in mine if p.fails)
+        known = sum(1 for p in mine if p.known and not p.allowed)
+        if model.status is not Status.OK:
+            status = f"❌ {model.status.value}"
+        elif failing:
+            status = f"❌ {plural(failing, 'problem')}"
+        elif known:
+            status = f"⚠️ {known:,} known"
+        else:
+            status = "✅ ok"
+        cells = [
+            markdown_text(model.model), count(model.rows), count(model.cached_keys),
+            f"{len(model.collisions):,}", f"{len(model.key_errors):,}", f"{len(model.merge_failures):,}",
+            human_seconds(model.warm_seconds), human_bytes(model.memory_bytes), status,
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    sections = (
+        ("Problems", problems),
+        ("Known from the baseline", [p for p in findings if p.known and not p.allowed]),
+        ("Allowed", [p for p in findings if p.allowed]),
+    )
+    for title, items in sections:
+        if not items:
+            continue
+        lines += ["", f"### {title} ({len(items):,})", ""]
+        shown: Dict[str, int] = {}
+        for problem in items:
+            shown[problem.model] = shown.get(problem.model, 0) + 1
+            if shown[problem.model] <= limit:
+                lines.append(f"- **{markdown_text(problem.model)}** {markdown_text(problem.text(50))}")
+        for model, total in shown.items():
+            if total > limit:
+                lines.append(f"- … and {total - limit:,} more of {markdown_text(model)}")
+    if report.baseline is not None and report.baseline.fixed:
+        lines += ["", markdown_text(f"{plural(len(report.baseline.fixed), 'problem')} of the baseline fixed.")]
+    return "\n".join(lines) + "\n"
 
 
 def _more(output: Output, shown: int, total: int) -> None:

@@ -9,6 +9,7 @@ this module before it loads SQLAlchemy.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from enum import Enum
@@ -45,7 +46,11 @@ KINDS = (
     "merge_failure",
     "lookup_error",
     "slow",
+    "growth",
 )
+
+# Kinds that concern one row, named by its id.
+ROW_KINDS = frozenset({"key_error", "merge_failure"})
 
 # Kinds that mean a model could not be read at all: warm itself exits 1.
 UNREADABLE_KINDS = frozenset({"unreadable", "not_run"})
@@ -111,16 +116,88 @@ class Lookups:
         }
 
 
+def plural(count: int, noun: str, nouns: Optional[str] = None) -> str:
+    """``1 model``, ``2 models``, ``100,000 problems``."""
+    return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def ids_text(ids: list, limit: int = 8) -> str:
+    """Ids as people read them: the first ``limit`` and a count of the rest."""
+    shown = ", ".join(str(i) for i in ids[:limit])
+    return shown + (f", … (+{len(ids) - limit:,})" if len(ids) > limit else "")
+
+
+def format_key(key: Any) -> str:
+    """A key as people read it and type it for ``fullcache lookup``: text as
+    is, anything else in its JSON spelling (``3``, ``true``, ``null``, tuples
+    as arrays), a key of no JSON form as its repr."""
+    value = json_key(key)
+    if isinstance(value, str) and not isinstance(key, tuple):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
 @dataclass
 class Problem:
+    """One finding of warm or check: a kind of problem on a model, the rows
+    and key it concerns, and whether ``check`` accepts it (``allowed`` by
+    ``--allow``, ``known`` from the baseline)."""
+
     model: str
     kind: str
     ids: List[Any] = field(default_factory=list)
     key: Any = None
     error: Optional[str] = None
+    allowed: bool = False
+    known: bool = False
+
+    @property
+    def fails(self) -> bool:
+        """Whether this finding fails ``check``."""
+        return not (self.allowed or self.known)
+
+    def text(self, ids_limit: int = 8) -> str:
+        """The finding in one plain line, without the model's name:
+        ``collision ids 1, 3 key Fiction``."""
+        parts = [self.kind]
+        if self.ids:
+            parts.append(f"ids {ids_text(self.ids, ids_limit)}")
+        if self.key is not None:
+            parts.append(f"key {format_key(self.key)}")
+        if self.error:
+            parts.append(self.error)
+        return " ".join(parts)
 
     def to_json(self) -> dict:
-        return {"model": self.model, "kind": self.kind, "ids": self.ids, "key": json_key(self.key), "error": self.error}
+        return {
+            "model": self.model,
+            "kind": self.kind,
+            "ids": self.ids,
+            "key": json_key(self.key),
+            "error": self.error,
+            "allowed": self.allowed,
+            "known": self.known,
+        }
+
+
+def finding_identity(finding: dict) -> str:
+    """What matches a finding (as JSON) with a baseline's: its model and kind,
+    and the key of a collision or the ids of a row's problem. Messages,
+    timings and the ids sharing a key may change without the finding being
+    new."""
+    kind = finding.get("kind")
+    if kind == "collision" and finding.get("key") is not None:
+        detail: Any = finding.get("key")
+    elif kind in ROW_KINDS or kind == "collision":
+        detail = sorted(json.dumps(i, sort_keys=True) for i in finding.get("ids") or [])
+    else:
+        detail = None
+    return json.dumps([finding.get("model"), kind, detail], sort_keys=True, ensure_ascii=False)
+
+
+def allows(rules: FrozenSet[str], problem: Problem) -> bool:
+    """Whether an allow rule (``KIND`` or ``MODEL:KIND``) accepts the problem."""
+    return problem.kind in rules or f"{problem.model}:{problem.kind}" in rules
 
 
 @dataclass
@@ -201,24 +278,55 @@ class ModelReport:
 
 
 @dataclass
+class BaselineUse:
+    """How a baseline was applied: where it came from, the findings it knew,
+    and those of its findings that are gone (fixed since)."""
+
+    path: str
+    identities: FrozenSet[str] = frozenset()  # of the baseline's findings (baseline.identity)
+    fixed: List[dict] = field(default_factory=list)  # its findings no longer found, as JSON
+    growth: List[Problem] = field(default_factory=list)  # kind "growth", past --max-growth
+
+    def to_json(self, known: int = 0) -> dict:
+        return {"path": self.path, "known": known, "fixed": list(self.fixed)}
+
+
+@dataclass
 class WarmReport:
-    """Every model's observations, and the verdict of ``check``."""
+    """Every model's observations, and the verdict of ``check``.
+
+    ``str(report)`` (or :meth:`summary`) is a paragraph naming every finding
+    that fails, so that ``assert report.ok, report.summary()`` in an
+    application's own tests explains itself.
+    """
 
     database: str
     models: List[ModelReport]
     seconds: float = 0.0
-    allowed: FrozenSet[str] = frozenset()
+    allowed: FrozenSet[str] = frozenset()  # KIND or MODEL:KIND
     max_warm_seconds: Optional[float] = None
+    max_growth: Optional[float] = None
+    baseline: Optional[BaselineUse] = None
+
+    def findings(self) -> List[Problem]:
+        """Every problem found, those accepted included (``allowed``,
+        ``known``), in the order of KINDS."""
+        found = [p for m in self.models for p in m.problems(self.max_warm_seconds)]
+        if self.baseline is not None:
+            found += [Problem(p.model, p.kind, list(p.ids), p.key, p.error) for p in self.baseline.growth]
+        for problem in found:
+            problem.allowed = allows(self.allowed, problem)
+            problem.known = (
+                self.baseline is not None
+                and problem.kind != "growth"
+                and finding_identity(problem.to_json()) in self.baseline.identities
+            )
+        order = {kind: n for n, kind in enumerate(KINDS)}
+        return sorted(found, key=lambda p: order.get(p.kind, len(order)))
 
     def problems(self) -> List[Problem]:
-        found = [
-            p
-            for m in self.models
-            for p in m.problems(self.max_warm_seconds)
-            if p.kind not in self.allowed
-        ]
-        order = {kind: n for n, kind in enumerate(KINDS)}
-        return sorted(found, key=lambda p: order[p.kind])
+        """The findings that fail ``check``: neither allowed nor known."""
+        return [p for p in self.findings() if p.fails]
 
     @property
     def ok(self) -> bool:
@@ -229,12 +337,49 @@ class WarmReport:
         """Some model could not be read at all (warm exits 1)."""
         return any(m.status is not Status.OK for m in self.models)
 
+    def summary(self) -> str:
+        """A readable paragraph: the models, then every failing finding, then
+        how many were accepted."""
+        findings = self.findings()
+        failing = [p for p in findings if p.fails]
+        readable = [m for m in self.models if m.status is Status.OK]
+        rows = sum(m.rows or 0 for m in readable)
+        head = f"fullcache: {plural(len(self.models), 'model')}, {plural(rows, 'row')} ({self.database})"
+        if failing:
+            head += f": {plural(len(failing), 'problem')}: " + "; ".join(
+                f"{p.model} {p.text()}" for p in failing
+            )
+        else:
+            head += ": no problems"
+        accepted = []
+        allowed = sum(1 for p in findings if p.allowed)
+        known = sum(1 for p in findings if p.known and not p.allowed)
+        if allowed:
+            accepted.append(f"{allowed:,} allowed")
+        if known:
+            accepted.append(f"{known:,} known from the baseline")
+        return head + (f" ({', '.join(accepted)})" if accepted else "") + "."
+
+    def __str__(self) -> str:
+        return self.summary()
+
     def to_json(self) -> dict:
-        problems = self.problems()
+        from . import __version__
+
+        findings = self.findings()
+        problems = [p for p in findings if p.fails]
         return {
             "schema": SCHEMA,
+            "version": __version__,
             "database": self.database,
             "models": [m.to_json() for m in self.models],
+            "seconds": self.seconds,
+            "allowed": sorted(self.allowed),
+            "thresholds": {"max_warm_seconds": self.max_warm_seconds, "max_growth": self.max_growth},
+            "baseline": (
+                self.baseline.to_json(sum(1 for p in findings if p.known)) if self.baseline is not None else None
+            ),
+            "findings": [p.to_json() for p in findings],
             "problems": len(problems),
             "ok": not problems,
         }

@@ -14,6 +14,7 @@ when the caches do not hold every row (populate dropped some, or stopped).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import warnings
@@ -26,11 +27,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from .analysis import cached_objects, key_problems, merge_failures, model_caches, row_id
+from .baseline import Baseline, apply_baseline, load_baseline
 from .database import Database, connection_for, connection_lost, count_rows, session_on
+from .errors import UsageError
 from .loading import CachedModel, resolve_models
 from .memory import estimate_cache_bytes, evenly
 from .reports import Lookups, ModelReport, Status, WarmReport
 from .runtime.gcpause import gc_paused
+from .runtime.mixin import uncounted
 from .timing import p50_p99, time_calls
 
 LOOKUP_SAMPLES = 200  # ids timed through the model's own by_id
@@ -131,14 +135,30 @@ def check(
     *,
     allow: Iterable[str] = (),
     max_warm_seconds: Optional[float] = None,
+    baseline: "Baseline | str | os.PathLike | None" = None,
+    max_growth: Optional[float] = None,
     **options: Any,
 ) -> WarmReport:
-    """``warm`` plus a verdict: ``report.ok`` is False when a problem of a
-    kind not in ``allow`` was found, or a model took over
-    ``max_warm_seconds`` to warm."""
+    """``warm`` plus a verdict: ``report.ok`` is False when a problem was
+    found that is neither allowed nor known.
+
+    ``allow`` holds kinds (``"none_key"``) or a model's kind
+    (``"Genre:collision"``); ``max_warm_seconds`` makes a slower model a
+    problem; ``baseline`` (a path, or a loaded :class:`Baseline`) accepts the
+    problems it lists, and ``max_growth`` makes a model whose warm time or
+    memory grew past that ratio of the baseline's a problem.
+    ``assert report.ok, report.summary()`` names every problem.
+    """
+    if max_growth is not None and baseline is None:
+        raise UsageError("max_growth compares with a baseline: give one as well")
+    if baseline is not None and not isinstance(baseline, Baseline):
+        baseline = load_baseline(baseline)
+    rules = frozenset(allow)
     report = warm(bind, models, names, **options)
-    report.allowed = frozenset(allow)
+    report.allowed = rules
     report.max_warm_seconds = max_warm_seconds
+    if baseline is not None:
+        apply_baseline(report, baseline, max_growth)
     return report
 
 
@@ -197,7 +217,8 @@ class _Observer:
                 session.close()
             except sa_exc.DBAPIError as error:
                 self.fail_if_lost(error)
-        self.time_lookups()
+        with uncounted(self.cls):  # the application's statistics are its own
+            self.time_lookups()
         return report
 
     def populate(self, session: Session) -> None:

@@ -202,7 +202,7 @@ def test_inspect_of_a_million_rows_is_bounded_in_output_and_memory(database_url)
     assert len(done.stdout.splitlines()) < 60, done.stdout
     assert len(done.stdout) < 12_000
     assert "Collisions (10)" in done.stdout, done.stdout
-    assert f"… (+{MILLION // 10 - 50})" in done.stdout, done.stdout  # 100,000 ids a key, 50 shown
+    assert f"… (+{MILLION // 10 - 50:,})" in done.stdout, done.stdout  # 100,000 ids a key, 50 shown
 
     peak = int(done.stderr.strip().splitlines()[-1])
     found = re.search(r"memory (\d+(?:\.\d+)?) (B|KiB|MiB|GiB)", done.stdout)

@@ -54,7 +54,7 @@ PLANTED_COMMANDS = {
 # JSON fields whose values are measurements: only whether they are null stays.
 MEASURED = {
     "warm_seconds", "memory_bytes", "cache_p50_us", "cache_p99_us", "db_p50_us", "db_p99_us",
-    "cache_us", "db_us", "speedup", "last_populate_seconds",
+    "cache_us", "db_us", "speedup", "last_populate_seconds", "seconds",
 }
 
 # The mixin's counters add up over every warm of the process: only their presence stays.

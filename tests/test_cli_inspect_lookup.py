@@ -207,3 +207,5 @@ def test_inspect_sample_model(sample_url):
     assert with_drm > 0 and without_drm > 0
     assert document["key_types"] == {"tuple[str, str]": with_drm, "tuple[str, None]": without_drm}
     assert document["cached_keys"] == with_drm + without_drm
+    # fullcache's own timing lookups are not the application's: not counted.
+    assert document["stats"]["hits"] == 0 and document["stats"]["populates"] >= 1

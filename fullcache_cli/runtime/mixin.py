@@ -37,8 +37,9 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, ContextManager, Dict, Hashable, Optional, Tuple
+from typing import Any, Callable, ClassVar, ContextManager, Dict, Hashable, Iterator, Optional, Tuple
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
@@ -78,14 +79,38 @@ class _Counter:
 
     __slots__ = ("bump", "_count")
 
-    def __init__(self) -> None:
-        self._count = itertools.count()
+    def __init__(self, start: int = 0) -> None:
+        self._count = itertools.count(start)
         self.bump = self._count.__next__
 
     @property
     def value(self) -> int:
         # repr is "count(N)", N being the next value it would hand out.
         return int(repr(self._count)[6:-1])
+
+
+_LOOKUP_COUNTERS = ("hits", "misses", "merges", "merge_failures")
+
+
+@contextmanager
+def uncounted(cls: type) -> Iterator[None]:
+    """Lookups made inside leave ``cls.cache_stats()``'s lookup counters
+    (hits, misses, merges, merge failures) as they were: a tool that times
+    lookups does not inflate the application's statistics. Lookups another
+    thread makes meanwhile go uncounted too. A class without fullcache's
+    mixin is left alone."""
+    state = cls.__dict__.get("_fullcache")
+    if not isinstance(state, _ModelState):
+        yield
+        return
+    saved = {name: getattr(state, name).value for name in _LOOKUP_COUNTERS}
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(state, name, _Counter(value))
+        # The hit paths count through this, bound to the counter replaced.
+        cls._count_hit = state.hits.bump
 
 
 @dataclass
