@@ -554,6 +554,11 @@ def check(
     if max_growth is not None and not baseline:
         raise UsageError("--max-growth compares with a baseline: give --baseline FILE as well")
     _known_models(target, allowed)
+    from click.core import ParameterSource
+
+    if write_baseline and ctx.get_parameter_source("baseline") is ParameterSource.DEFAULT_MAP:
+        # The configured baseline is being written for the first time.
+        baseline = baseline if os.path.exists(baseline) else None
     known = baselines.load_baseline(baseline) if baseline else None
     report = _warm(
         output, target, names, allow=allowed, max_warm_seconds=max_warm_seconds, baseline=known,

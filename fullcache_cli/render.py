@@ -11,7 +11,7 @@ import functools
 import json
 import os
 import re
-from typing import Any, Callable, Dict, List, Optional, TextIO
+from typing import Any, Callable, Dict, Iterator, List, Optional, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -107,6 +107,17 @@ def count(n: Optional[int]) -> str:
 
 
 FORMATS = ("table", "json", "github", "markdown")
+PIECE = 64 * 1024  # characters written to stdout at a time
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """``text`` in pieces of about PIECE characters, cut after a newline."""
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start + PIECE)
+        end = len(text) if end < 0 else end + 1
+        yield text[start:end]
+        start = end
 
 
 class Output:
@@ -130,8 +141,14 @@ class Output:
         self.write(json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
 
     def write(self, text: str) -> None:
-        """Text as it is (JSON, Markdown, workflow commands) on stdout."""
-        self.out.file.write(text)
+        """Text as it is (JSON, Markdown, workflow commands) on stdout.
+
+        Written a piece at a time, cut at line ends: an unbuffered stdout
+        (PYTHONUNBUFFERED) takes part of one large write and drops the rest
+        unsaid when the reader leaves, where the next piece fails loudly
+        (and a password never straddles two pieces)."""
+        for piece in _pieces(text):
+            self.out.file.write(piece)
         self.out.file.flush()
 
     # -- people -------------------------------------------------------------
