@@ -130,14 +130,25 @@ def _with_flag(error: Exception, flag: str) -> Exception:
     return type(error)(f"{error} ({flag})")
 
 
-def _settings(ctx: click.Context):
-    """``[tool.fullcache]`` of the nearest pyproject.toml (read once)."""
+def _settings(ctx: click.Context, strict: bool = True):
+    """``[tool.fullcache]`` of the nearest pyproject.toml (read once). Not
+    ``strict``, a bad file reads as no settings: its error is raised when a
+    command starts work, once its own options (--junit-xml) are known."""
+    from .config import Settings, load_settings
+    from .errors import ConfigError
+
     root = ctx.find_root()
     if SETTINGS not in root.meta:
-        from .config import load_settings
-
-        root.meta[SETTINGS] = load_settings()
-    return root.meta[SETTINGS]
+        try:
+            root.meta[SETTINGS] = load_settings()
+        except ConfigError as error:
+            root.meta[SETTINGS] = error
+    settings = root.meta[SETTINGS]
+    if isinstance(settings, ConfigError):
+        if strict:
+            raise settings
+        return Settings()
+    return settings
 
 
 SAMPLE_NOTE = (
@@ -357,7 +368,7 @@ def cli(ctx: click.Context) -> None:
     allow, max-warm-seconds, baseline, statement-timeout, database-url-env);
     flags override them. Shell completion: eval "$(_FULLCACHE_COMPLETE=bash_source fullcache)".
     """
-    ctx.default_map = _defaults(_settings(ctx), ctx.command.commands)
+    ctx.default_map = _defaults(_settings(ctx, strict=False), ctx.command.commands)
 
 
 def _defaults(settings, commands) -> dict:
@@ -428,7 +439,7 @@ def _complete_models(ctx: click.Context, _param: click.Parameter, incomplete: st
     try:
         spec = ctx.params.get("models_spec")
         if ctx.get_parameter_source("models_spec") in (None, ParameterSource.DEFAULT):
-            spec = _settings(ctx).models or spec
+            spec = _settings(ctx, strict=False).models or spec
         from .loading import discover_models, load_models
 
         with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
@@ -494,7 +505,7 @@ def _remember_junit(ctx: click.Context, _param: Any, value: Optional[str]) -> Op
     "allowed",
     multiple=True,
     type=AllowRule(),
-    help="Accept problems of this KIND, or a model's (MODEL:KIND); repeatable.",
+    help=f"Accept problems of this KIND, or a model's (MODEL:KIND); repeatable. Kinds: {', '.join(KINDS)}.",
 )
 @click.option(
     "--max-warm-seconds",

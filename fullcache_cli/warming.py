@@ -32,7 +32,7 @@ from .database import Database, connection_for, connection_lost, count_rows, ses
 from .errors import UsageError
 from .loading import CachedModel, resolve_models
 from .memory import estimate_cache_bytes, evenly
-from .reports import Lookups, ModelReport, Status, WarmReport
+from .reports import KINDS, Lookups, ModelReport, Status, WarmReport
 from .runtime.gcpause import gc_paused
 from .runtime.mixin import uncounted
 from .timing import p50_p99, time_calls
@@ -154,6 +154,9 @@ def check(
     if baseline is not None and not isinstance(baseline, Baseline):
         baseline = load_baseline(baseline)
     rules = frozenset(allow)
+    for rule in rules:
+        if rule.rpartition(":")[2] not in KINDS:
+            raise UsageError(f"allow rule {rule!r} names no kind of problem (kinds: {', '.join(KINDS)}; or MODEL:KIND)")
     report = warm(bind, models, names, **options)
     report.allowed = rules
     report.max_warm_seconds = max_warm_seconds

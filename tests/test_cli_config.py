@@ -138,3 +138,13 @@ def test_the_sample_is_named_when_no_models_module_is(project, sample_url, monke
     assert "Note:" not in named.stderr
     from_env = run("check", "--database-url", sample_url, env={"FULLCACHE_MODELS": "sample_models"})
     assert "Note:" not in from_env.stderr
+
+
+def test_a_bad_file_still_gets_its_junit_report_and_help(project, tmp_path):
+    import xml.etree.ElementTree as ET
+
+    project('max-warm-seconds = "fast"\n')
+    junit = tmp_path / "fullcache.xml"
+    one_line_error(invoke("check", "--junit-xml", str(junit)), 2, "'max-warm-seconds' must be a positive number")
+    assert "max-warm-seconds" in ET.parse(junit).getroot().find("testcase/error").get("message")
+    assert run("check", "--help").exit_code == 0

@@ -274,3 +274,12 @@ def test_warm_leaves_the_applications_statistics_alone(planted_url):
         assert planted.FcFormat.by_id(session, 1) is not None
     hits, misses, merges, failures = counted()
     assert (hits - before[0], merges - before[2]) == (2, 1)
+
+
+def test_the_library_refuses_an_unknown_kind(planted_url):
+    import pytest
+
+    from fullcache_cli.errors import UsageError
+
+    with pytest.raises(UsageError, match="'FcGenre:colision' names no kind of problem"):
+        fullcache_cli.check(planted_url, planted, ["FcGenre"], allow=["FcGenre:colision"])
