@@ -31,6 +31,7 @@ def test_check_and_its_problems(planted_url):
     ]
     assert report.problems()[1].to_json() == {
         "model": "FcGenre", "kind": "collision", "ids": [1, 3], "key": "Fiction", "error": None,
+        "allowed": False, "known": False,
     }
     assert report.to_json()["problems"] == 2
     assert [p.kind for p in fullcache_cli.check(planted_url, planted, ["FcLabel"]).problems()] == ["none_key"]
