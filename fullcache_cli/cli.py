@@ -58,12 +58,18 @@ def _fail(ctx: click.Context, code: int, message: str, error: BaseException) -> 
 
         output.err.file.write("".join(traceback.format_exception(type(error), error, error.__traceback__)))
     output.error(message)
+    _junit_error(ctx, message)
+    ctx.exit(code)
+
+
+def _junit_error(ctx: click.Context, message: str) -> None:
+    """When --junit-xml was given, a report of one errored case saying why
+    the check could not run."""
     junit = ctx.meta.get(JUNIT)
     if junit:
         from .render import junit_error_xml
 
         _write_junit(ctx, junit, junit_error_xml(message))
-    ctx.exit(code)
 
 
 def _write_junit(ctx: click.Context, path: str, xml: str) -> None:
@@ -94,7 +100,10 @@ class FullCacheGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+        except click.ClickException as error:
+            _junit_error(ctx, error.format_message())  # a usage error, exit 2: CI still gets a report
+            raise
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
         except BrokenPipeError:
             _quiet_broken_pipe()
@@ -536,6 +545,7 @@ def _remember_junit(ctx: click.Context, _param: Any, value: Optional[str]) -> Op
     type=click.Path(dir_okay=False, writable=True),
     metavar="PATH",
     callback=_remember_junit,
+    is_eager=True,  # known before any other option can fail
     help="Also write one JUnit test case per model here (an error case for a model not read).",
 )
 @limit_option

@@ -142,6 +142,9 @@ def test_junit_written_on_exit_2(planted_url, tmp_path):
     missing = invoke("check", "--models", "no_such_models_module", "--junit-xml", str(path))
     assert missing.exit_code == 2
     assert "no_such_models_module" in ET.parse(path).getroot().find("testcase/error").get("message")
+    usage = invoke("check", "--allow", "colision", "--junit-xml", str(path), "--models", PLANTED)
+    assert usage.exit_code == 2
+    assert "'colision' names no kind of problem" in ET.parse(path).getroot().find("testcase/error").get("message")
 
 
 def test_write_baseline_then_only_new_problems_fail(planted_url, tmp_path):
