@@ -8,10 +8,11 @@ warming.py runs them on what a real populate built.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Iterable, List
 
 from .errors import describe as describe_error
 from .reports import Collision, ModelReport, RowError
+from .row_values import differing_columns
 
 Describe = Callable[[BaseException], str]
 
@@ -31,6 +32,13 @@ def row_id(obj: Any) -> Any:
         return obj.id
     except Exception:
         return None
+
+
+def _sorted_objects(objects: List[Any]) -> List[Any]:
+    try:
+        return sorted(objects, key=row_id)
+    except TypeError:
+        return objects
 
 
 def _sorted(ids: List[Any]) -> List[Any]:
@@ -77,51 +85,20 @@ def key_problems(rows: Iterable[Any], key_cache: dict, describe: Describe = desc
         if key is None:
             none_keys.append(this_id)
         else:
-            losers.setdefault(key, []).append(this_id)
+            losers.setdefault(key, []).append(obj)
     if None in key_cache:
         none_keys.append(row_id(key_cache[None]))
     found.none_keys = _sorted(none_keys)
-    for key, ids in losers.items():
+    for key, objects in losers.items():
         held = key_cache.get(key)
         kept_id = None if held is None else row_id(held)
-        every = ids if held is None else [kept_id] + ids
+        others = _sorted_objects(objects)
+        every = others if held is None else [held] + others
         if len(every) > 1:
-            found.collisions.append(Collision(key, _sorted(every), kept_id))
+            ids = _sorted([row_id(obj) for obj in every])
+            found.collisions.append(Collision(key, ids, kept_id, differing_columns(every)))
     found.key_errors.sort(key=lambda e: (str(type(e.id)), e.id if e.id is not None else 0))
     return found
-
-
-def merge_failures(cls: type, cached: Iterable[Any], describe: Describe = describe_error) -> List[RowError]:
-    """Cached objects that ``merge(load=False)`` into another session would
-    refuse. A clean, persistent object with no loaded relationship to cascade
-    into always merges; anything else is tried for real in a session bound to
-    nothing."""
-    from sqlalchemy import inspect
-    from sqlalchemy.orm import Session
-    from sqlalchemy.orm.base import instance_state
-
-    cascading = [r.key for r in inspect(cls).relationships if r.cascade.merge]
-    failures = []
-    scratch: Optional[Session] = None
-    for obj in cached:
-        try:
-            state = instance_state(obj)
-        except Exception:
-            continue
-        if state.key is not None and not state.modified:
-            if not cascading or not any(k in state.dict for k in cascading):
-                continue
-        if scratch is None:
-            scratch = Session()
-        try:
-            scratch.merge(obj, load=False)
-        except Exception as error:
-            failures.append(RowError(row_id(obj), describe(error)))
-        finally:
-            scratch.expunge_all()
-    if scratch is not None:
-        scratch.close()
-    return failures
 
 
 def lost_reason(row: Any, warmed: ModelReport) -> str:

@@ -17,7 +17,13 @@ from typing import Any, Callable, Iterator, List, Optional
 
 import click
 
-from .defaults import DEFAULT_CONNECT_TIMEOUT, DEFAULT_LIMIT, DEFAULT_MODELS, DEFAULT_REPEAT
+from .defaults import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_LIMIT,
+    DEFAULT_MERGE_CHECK_SECONDS,
+    DEFAULT_MODELS,
+    DEFAULT_REPEAT,
+)
 from .reports import KINDS, Status
 
 TRACEBACK = "fullcache.traceback"
@@ -436,6 +442,16 @@ def _warm(output, target: Target, names, quiet: bool = False, **options):
     )
 
 
+merge_check_option = click.option(
+    "--merge-check-seconds",
+    type=click.FloatRange(min=0),
+    default=DEFAULT_MERGE_CHECK_SECONDS,
+    show_default=True,
+    metavar="SECONDS",
+    help="Stop each model's merge check after this long; the report says how far it got.",
+)
+
+
 def _complete_models(ctx: click.Context, _param: click.Parameter, incomplete: str) -> list:
     """Model names for shell completion: the models module is imported (as
     the command would), never connected to."""
@@ -468,8 +484,9 @@ def limit_option(f: Callable) -> Callable:
 @cli.command()
 @click.argument("names", nargs=-1, metavar="[MODEL]...", shell_complete=_complete_models)
 @limit_option
+@merge_check_option
 @command_options
-def warm(ctx: click.Context, names, limit, target: Target, output) -> None:
+def warm(ctx: click.Context, names, limit, merge_check_seconds, target: Target, output) -> None:
     """Warm every cached model (or those named) and report what each got.
 
     Exits 0 when it could report, 1 when a model could not be read at all.
@@ -478,7 +495,7 @@ def warm(ctx: click.Context, names, limit, target: Target, output) -> None:
     Example:
       fullcache warm Genre DataSource --json
     """
-    report = _warm(output, target, names)
+    report = _warm(output, target, names, merge_check_seconds=merge_check_seconds)
     ctx.exit(EXIT_PROBLEMS if report.unreadable else 0)
 
 
@@ -549,10 +566,11 @@ def _remember_junit(ctx: click.Context, _param: Any, value: Optional[str]) -> Op
     help="Also write one JUnit test case per model here (an error case for a model not read).",
 )
 @limit_option
+@merge_check_option
 @command_options(formats=("table", "json", "github", "markdown"))
 def check(
     ctx: click.Context, names, allowed, max_warm_seconds, baseline, write_baseline, max_growth, junit_xml, limit,
-    target: Target, output,
+    merge_check_seconds, target: Target, output,
 ) -> None:
     """CI gate: warm, then exit 1 if a problem was found that is neither
     allowed nor known from the baseline.
@@ -584,6 +602,7 @@ def check(
     report = _warm(
         output, target, names, allow=allowed, max_warm_seconds=max_warm_seconds, baseline=known,
         max_growth=max_growth, quiet=write_baseline is not None and known is None,
+        merge_check_seconds=merge_check_seconds,
     )
     if write_baseline is not None:
         baselines.write_baseline(report, write_baseline)

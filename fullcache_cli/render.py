@@ -19,6 +19,7 @@ from rich.table import Table
 
 from .defaults import DEFAULT_LIMIT
 from .masking import RedactingWriter
+from .notes import model_notes
 from .reports import (
     UNREADABLE_KINDS,
     ChangeReport,
@@ -31,6 +32,7 @@ from .reports import (
     StatusReport,
     WarmReport,
     WatchEvent,
+    differs_text,
     format_key,
     ids_text,
     plural,
@@ -255,6 +257,11 @@ def render_warm(report: WarmReport, output: Output) -> None:
         out.print()
         for line in accepted:
             out.print(line, soft_wrap=True)
+    notes = [(model.model, note) for model in report.models for note in model_notes(model)]
+    if notes:
+        out.print(f"\n[bold]Notes[/] ({len(notes):,})")
+        for name, note in notes:
+            out.print(f"  [bold]{escape(name)}[/]  {escape(note)}", soft_wrap=True)
     out.print()
     out.print(totals(report, problems), soft_wrap=True)
 
@@ -324,7 +331,7 @@ def _warm_row(model: ModelReport, findings: list) -> list:
         many(model.key_errors),
         (f"[red]{len(model.none_keys):,}[/]" if len(model.none_keys) > 1 else str(len(model.none_keys))),
         many(model.merge_failures),
-        human_seconds(model.warm_seconds),
+        human_seconds(model.total_seconds),
         human_bytes(model.memory_bytes),
         human_us(lookups.cache_p50_us) if lookups else "-",
         human_us(lookups.db_p50_us) if lookups else "-",
@@ -340,14 +347,16 @@ def problem_line(problem: Problem) -> str:
         parts.append(f"key {escape(format_key(problem.key))}")
     if problem.error:
         parts.append(escape(problem.error))
+    if problem.differs:
+        parts.append(escape(differs_text(problem.differs)))
     return "  " + "  ".join(parts)
 
 
 def totals(report: WarmReport, problems: list) -> str:
     readable = [m for m in report.models if m.status is Status.OK]
     rows = sum(m.rows or 0 for m in readable)
-    memory = sum(m.memory_bytes or 0 for m in readable)
-    warm = sum(m.warm_seconds or 0 for m in readable)
+    memory = sum((m.memory_bytes or 0) + (m.shared_bytes or 0) for m in readable)
+    warm = sum(m.total_seconds or 0 for m in readable)
     summary = (
         f"{plural(len(report.models), 'model')}, {plural(rows, 'row')}, {human_bytes(memory)} cached, "
         f"warmed in {human_seconds(warm)}"
@@ -434,6 +443,14 @@ class RichProgress:
 
     def rows_loaded(self, model: str, rows: int) -> None:
         self._progress.update(self._tasks[model], completed=rows)
+
+    def phase_started(self, model: str, phase: str) -> None:
+        # The bar restarts with each phase (the merge check counts its rows): never frozen at N/N.
+        task = self._tasks.get(model)
+        if task is None:
+            return
+        description = model if phase in ("count", "populate") else f"{model} · {phase}"
+        self._progress.update(task, description=escape(description), completed=0)
 
     def model_finished(self, report: ModelReport) -> None:
         task = self._tasks.get(report.model)
@@ -625,8 +642,10 @@ def render_inspect(inspected: InspectReport, output: Output) -> None:
         f"rows {count(model.rows)}",
         f"cached ids {count(model.cached_ids)}",
         f"cached keys {count(model.cached_keys)}",
-        f"warm {human_seconds(model.warm_seconds)}",
-        f"memory {human_bytes(model.memory_bytes)}",
+        f"warm {human_seconds(model.total_seconds)} (populate {human_seconds(model.warm_seconds)}, "
+        f"SQL statements {model.statements.get('populate', 0):,})",
+        f"memory {human_bytes(model.memory_bytes)}"
+        + (f" + {human_bytes(model.shared_bytes)} of other cached models" if model.shared_bytes else ""),
     ]
     if lookups:
         figures.append(
@@ -638,6 +657,10 @@ def render_inspect(inspected: InspectReport, output: Output) -> None:
         out.print(f"  [red]populate error[/]: {escape(model.populate_error)}", soft_wrap=True)
     if model.lookup_error:
         out.print(f"  [red]lookup error[/]: {escape(model.lookup_error)}", soft_wrap=True)
+    if model.phases:
+        out.print("  phases: " + " · ".join(f"{escape(n)} {human_seconds(s)}" for n, s in model.phases.items()))
+    for note in model_notes(model):
+        out.print(f"  note: {escape(note)}", soft_wrap=True)
 
     def section(title: str, items: list, line: Callable[[Any], str]) -> None:
         colour = "red" if items else "green"
@@ -648,7 +671,8 @@ def render_inspect(inspected: InspectReport, output: Output) -> None:
 
     section(
         "Collisions", model.collisions,
-        lambda c: f"key {escape(format_key(c.key))}  ids {escape(ids_text(c.ids, 50))}  kept {c.kept_id}",
+        lambda c: f"key {escape(format_key(c.key))}  ids {escape(ids_text(c.ids, 50))}  kept {c.kept_id}"
+        + (f"  {escape(differs_text(c.differs))}" if c.differs else ""),
     )
     section("Key errors", model.key_errors, lambda e: f"id {e.id}  {escape(e.error)}")
     out.print(f"\n[bold]None keys[/] ({len(model.none_keys):,})")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional
 
@@ -80,9 +80,11 @@ class Collision:
     key: Any
     ids: List[Any]
     kept_id: Any
+    differs: Dict[str, List[Any]] = field(default_factory=dict)  # column: [kept row's value, others' by ids]
 
     def to_json(self) -> dict:
-        return {"key": json_key(self.key), "ids": self.ids, "kept_id": self.kept_id}
+        differs = {column: [json_key(v) for v in values] for column, values in self.differs.items()}
+        return {"key": json_key(self.key), "ids": self.ids, "kept_id": self.kept_id, "differs": differs}
 
 
 @dataclass
@@ -137,6 +139,41 @@ def format_key(key: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def differs_text(differs: Dict[str, list]) -> str:
+    """The columns colliding rows differ in, the kept row's value first."""
+    return "differ in " + "; ".join(
+        f"{column} {' / '.join(json.dumps(json_key(v), ensure_ascii=False) for v in values)}"
+        for column, values in differs.items()
+    )
+
+
+@dataclass
+class MergeCheck:
+    """How far the merge check got: every cached row decided unless it was
+    cut short by its time budget."""
+
+    rows: int = 0  # cached objects to decide
+    checked: int = 0  # of those, decided
+    objects: int = 0  # distinct objects visited, rows and related
+    merges: int = 0  # real merges tried (objects their state did not decide)
+    cut_short: bool = False
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Related:
+    """Objects of another cached model that a model's caches keep reachable."""
+
+    objects: int
+    bytes: int
+    copies: Optional[int] = None  # not the ones in that model's own cache; None: that cache is not warm
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
 @dataclass
 class Problem:
     """One finding of warm or check: a kind of problem on a model, the rows
@@ -148,6 +185,7 @@ class Problem:
     ids: List[Any] = field(default_factory=list)
     key: Any = None
     error: Optional[str] = None
+    differs: Dict[str, List[Any]] = field(default_factory=dict)  # a collision's differing columns
     allowed: bool = False
     known: bool = False
 
@@ -166,6 +204,8 @@ class Problem:
             parts.append(f"key {format_key(self.key)}")
         if self.error:
             parts.append(self.error)
+        if self.differs:
+            parts.append(differs_text(self.differs))
         return " ".join(parts)
 
     def to_json(self) -> dict:
@@ -218,10 +258,24 @@ class ModelReport:
     key_errors: List[RowError] = field(default_factory=list)
     populate_error: Optional[str] = None
     merge_failures: List[RowError] = field(default_factory=list)
-    warm_seconds: Optional[float] = None
-    memory_bytes: Optional[int] = None
+    warm_seconds: Optional[float] = None  # the model's populate_cache
+    total_seconds: Optional[float] = None  # every phase: what the model cost fullcache
+    phases: Dict[str, float] = field(default_factory=dict)  # seconds, in the order they ran
+    statements: Dict[str, int] = field(default_factory=dict)  # SQL statements issued, per phase
+    merge_check: Optional[MergeCheck] = None
+    memory_bytes: Optional[int] = None  # this model's objects and whatever else they keep reachable
+    related: Dict[str, Related] = field(default_factory=dict)  # other cached models' objects, by model
     lookups: Optional[Lookups] = None
     lookup_error: Optional[str] = None
+    cut_short: List[str] = field(default_factory=list)  # checks stopped by their time budget
+
+    @property
+    def shared_bytes(self) -> Optional[int]:
+        """Bytes of other cached models' objects this model's caches keep
+        reachable (None when memory was not measured)."""
+        if self.memory_bytes is None:
+            return None
+        return sum(r.bytes for r in self.related.values())
 
     def problems(self, max_warm_seconds: Optional[float] = None) -> List[Problem]:
         found: List[Problem] = []
@@ -234,7 +288,7 @@ class ModelReport:
         if self.populate_error:
             found.append(Problem(self.model, "populate_error", error=self.populate_error))
         found += [Problem(self.model, "key_error", [e.id], error=e.error) for e in self.key_errors]
-        found += [Problem(self.model, "collision", list(c.ids), key=c.key) for c in self.collisions]
+        found += [Problem(self.model, "collision", list(c.ids), key=c.key, differs=c.differs) for c in self.collisions]
         if len(self.none_keys) > 1:
             found.append(Problem(self.model, "none_key", list(self.none_keys), error="rows share the key None"))
         found += [Problem(self.model, "merge_failure", [m.id], error=m.error) for m in self.merge_failures]
@@ -242,14 +296,14 @@ class ModelReport:
             found.append(Problem(self.model, "lookup_error", error=self.lookup_error))
         if (
             max_warm_seconds is not None
-            and self.warm_seconds is not None
-            and self.warm_seconds > max_warm_seconds
+            and self.total_seconds is not None
+            and self.total_seconds > max_warm_seconds
         ):
             found.append(
                 Problem(
                     self.model,
                     "slow",
-                    error=f"warmed in {self.warm_seconds:.3f} s, over the limit of {max_warm_seconds:g} s",
+                    error=f"warmed in {self.total_seconds:.3f} s, over the limit of {max_warm_seconds:g} s",
                 )
             )
         return found
@@ -271,9 +325,16 @@ class ModelReport:
             "populate_error": self.populate_error,
             "merge_failures": [m.to_json() for m in self.merge_failures],
             "warm_seconds": self.warm_seconds,
+            "total_seconds": self.total_seconds,
+            "phases": dict(self.phases),
+            "statements": dict(self.statements),
+            "merge_check": self.merge_check.to_json() if self.merge_check else None,
             "memory_bytes": self.memory_bytes,
+            "shared_bytes": self.shared_bytes,
+            "related_cached": {name: r.to_json() for name, r in self.related.items()},
             "lookups": self.lookups.to_json() if self.lookups else None,
             "lookup_error": self.lookup_error,
+            "cut_short": list(self.cut_short),
         }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
-from typing import Callable, Iterable, List, Sequence
+from typing import Callable, Iterable, List, Optional, Sequence
 
 
 def percentile(sorted_values: Sequence[float], fraction: float) -> float:
@@ -16,14 +16,21 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     return sorted_values[rank]
 
 
-def time_calls(call: Callable[[object], object], arguments: Iterable[object]) -> List[float]:
-    """Microseconds each ``call(argument)`` took, sorted."""
+def time_calls(
+    call: Callable[[object], object], arguments: Iterable[object], deadline: Optional[float] = None
+) -> List[float]:
+    """Microseconds each ``call(argument)`` took, sorted; the calls stop
+    once ``deadline`` (a ``time.perf_counter()`` value) has passed."""
     clock = time.perf_counter_ns
+    stop = None if deadline is None else int(deadline * 1e9)
     timings = []
     for argument in arguments:
         started = clock()
         call(argument)
-        timings.append((clock() - started) / 1000.0)
+        ended = clock()
+        timings.append((ended - started) / 1000.0)
+        if stop is not None and ended > stop:
+            break
     timings.sort()
     return timings
 

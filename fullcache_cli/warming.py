@@ -1,15 +1,17 @@
 """Warming: fill each model's caches with the model's own ``populate_cache``
 and observe what the application really gets.
 
-Per model, in one read-only session: COUNT the rows; populate (the cyclic
-collector paused, nothing listening on each loaded object); find the rows
-whose key was lost (to a collision, an error, None) by calling
-``cache_key()`` again only on rows the key cache does not hold; check which
-cached objects a lookup from another session could not merge (a state check,
-a real merge only where that does not decide); size the caches from a
-sample. Then, from a second session, time hits through the model's own
-``by_id`` against primary-key queries. The table is read a second time only
-when the caches do not hold every row (populate dropped some, or stopped).
+Per model, in one read-only session, in phases timed back to back: COUNT
+the rows; populate (the cyclic collector paused, nothing listening on each
+loaded object); check which cached objects a lookup from another session
+could not merge (merge_check: the loaded graph walked once, a real merge only
+where an object's state does not decide, within a time budget); find the
+rows whose key was lost (to a collision, an error, None) by calling
+``cache_key()`` again only on rows the key cache does not hold; size what the
+caches keep reachable (memory). Then, from a second session, time hits
+through the model's own ``by_id`` against primary-key queries, within a
+budget. The table is read a second time only when the caches do not hold
+every row (populate dropped some, or stopped).
 """
 
 from __future__ import annotations
@@ -21,17 +23,19 @@ import warnings
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator, List, Optional, Protocol, Sequence
 
+from sqlalchemy import event, select
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from .analysis import cached_objects, key_problems, merge_failures, model_caches, row_id
+from .analysis import cached_objects, key_problems, model_caches, row_id
 from .baseline import Baseline, apply_baseline, load_baseline
 from .database import Database, connection_for, connection_lost, count_rows, session_on
+from .defaults import DEFAULT_MERGE_CHECK_SECONDS
 from .errors import UsageError
 from .loading import CachedModel, resolve_models
-from .memory import estimate_cache_bytes, evenly
+from .memory import cache_memory, count_copies, evenly
+from .merge_check import check_merges
 from .reports import KINDS, Lookups, ModelReport, Status, WarmReport
 from .runtime.gcpause import gc_paused
 from .runtime.mixin import uncounted
@@ -39,7 +43,9 @@ from .timing import p50_p99, time_calls
 
 LOOKUP_SAMPLES = 200  # ids timed through the model's own by_id
 DB_SAMPLES = 50  # of those, also fetched by primary key from the database
+LOOKUP_SECONDS = 0.6  # the lookup timings' budget per model: fewer samples past it
 STREAM_BATCH = 1000
+MERGE_CHECK_SECONDS = DEFAULT_MERGE_CHECK_SECONDS  # per model; the rows not reached are reported
 PROGRESS_SECONDS = 0.2  # how often the progress display hears of rows loaded
 
 
@@ -49,6 +55,10 @@ class WarmProgress(Protocol):
     def model_started(self, model: str, rows: Optional[int]) -> None: ...
 
     def rows_loaded(self, model: str, rows: int) -> None: ...
+
+    def phase_started(self, model: str, phase: str) -> None:
+        """A phase of the model's warm began (count, populate, merge check,
+        keys, memory, session close, lookups); optional for a display."""
 
     def model_finished(self, report: ModelReport) -> None: ...
 
@@ -65,6 +75,7 @@ def warm(
     progress: Optional[WarmProgress] = None,
     lookup_samples: int = LOOKUP_SAMPLES,
     statement_timeout: Optional[float] = None,
+    merge_check_seconds: Optional[float] = MERGE_CHECK_SECONDS,
 ) -> WarmReport:
     """Warm every cached model (or those named) and report what each got.
 
@@ -72,11 +83,16 @@ def warm(
     (whose transaction is joined through savepoints and left as it was).
     ``models`` is a models module, a list of mapped classes, or None for the
     sample. The models' caches stay warm afterwards, so an application can call this at start-up.
+    ``merge_check_seconds`` bounds each model's merge check (None: no bound);
+    a check cut short says so in the model's ``cut_short``.
     """
     targets = resolve_models(models, names)
     started = time.perf_counter()
     with connection_for(bind, statement_timeout) as (connection, database):
-        reports = warm_on(connection, database, targets, progress=progress, lookup_samples=lookup_samples)
+        reports = warm_on(
+            connection, database, targets, progress=progress, lookup_samples=lookup_samples,
+            merge_check_seconds=merge_check_seconds,
+        )
     return WarmReport(database.display_url, reports, seconds=time.perf_counter() - started)
 
 
@@ -87,10 +103,12 @@ def warm_on(
     *,
     progress: Optional[WarmProgress] = None,
     lookup_samples: int = LOOKUP_SAMPLES,
+    merge_check_seconds: Optional[float] = MERGE_CHECK_SECONDS,
 ) -> List[ModelReport]:
     """Warm ``targets`` on an open connection to ``database``, one report
     each. When the connection drops, the model at hand reports it and the rest are not run."""
     reports: List[ModelReport] = []
+    observers: List[_Observer] = []
     lost: Optional[str] = None
     transaction = connection.get_transaction()
     for model in targets:
@@ -99,8 +117,10 @@ def warm_on(
             continue
         if progress is not None:
             progress.model_started(model.name, None)
+        observer = _Observer(connection, database, model, progress, lookup_samples, merge_check_seconds)
         try:
-            report = _Observer(connection, database, model, progress, lookup_samples).run()
+            report = observer.run()
+            observers.append(observer)
         except _ConnectionLost as error:
             lost = str(error)
             report = _base_report(model, Status.ERROR, lost)
@@ -109,7 +129,20 @@ def warm_on(
             progress.model_finished(report)
         if lost is None:
             transaction = _restore_transaction(connection, transaction)
+    _count_copies(observers)
     return reports
+
+
+def _count_copies(observers: List["_Observer"]) -> None:
+    """For each model, how many of the other cached models' objects its
+    caches hold are copies: not the objects of that model's own cache (as
+    once every model is warm; unknown for a model whose cache is not)."""
+    for observer in observers:
+        for model, states in observer.related_states.items():
+            related = observer.report.related.get(model.__name__)
+            if related is not None:
+                related.copies = count_copies(model, states)
+        observer.related_states = {}
 
 
 def _restore_transaction(connection: Connection, transaction: Any) -> Any:
@@ -173,6 +206,68 @@ def _not_run(model: CachedModel, why: str) -> ModelReport:
     return _base_report(model, Status.NOT_RUN, f"not run: {why}")
 
 
+class _Phases:
+    """The phases of one model's warm, timed back to back: each starts when
+    the one before ends, so that they add up to the model's total. The
+    progress display hears each as it starts; the SQL statements issued on
+    the connection are counted against the phase running."""
+
+    def __init__(self, connection: Connection, report: ModelReport, progress: Optional[WarmProgress]) -> None:
+        self.connection = connection
+        self.report = report
+        self.progress = progress
+        self.current: Optional[str] = None
+        self.muted = False
+        self.started: Optional[float] = None
+        self.mark = 0.0
+
+    def _statement(self, *args: Any) -> None:
+        if self.current is not None and not self.muted:
+            self.report.statements[self.current] = self.report.statements.get(self.current, 0) + 1
+
+    def __enter__(self) -> "_Phases":
+        event.listen(self.connection, "before_cursor_execute", self._statement)
+        return self
+
+    def enter(self, name: str) -> None:
+        """End the phase running, start ``name``."""
+        now = time.perf_counter()
+        if self.started is None:
+            self.started = now
+        self._close(now)
+        self.current = name
+        self.report.statements.setdefault(name, 0)
+        announce = getattr(self.progress, "phase_started", None)
+        if announce is not None:
+            announce(self.report.model, name)
+
+    @contextmanager
+    def uncounted(self) -> Iterator[None]:
+        """fullcache's own bookkeeping (savepoints), left out of the counts."""
+        self.muted = True
+        try:
+            yield
+        finally:
+            self.muted = False
+
+    def _close(self, now: float) -> None:
+        if self.current is not None:
+            phases = self.report.phases
+            phases[self.current] = phases.get(self.current, 0.0) + (now - self.mark)
+        self.mark = now
+
+    def __exit__(self, *exc: Any) -> None:
+        now = time.perf_counter()
+        self._close(now)
+        self.current = None
+        if self.started is not None:
+            self.report.total_seconds = now - self.started
+        try:
+            event.remove(self.connection, "before_cursor_execute", self._statement)
+        except sa_exc.InvalidRequestError:
+            pass  # the connection is gone
+
+
 class _Observer:
     """Warms one model and collects its report."""
 
@@ -183,6 +278,7 @@ class _Observer:
         model: CachedModel,
         progress: Optional[WarmProgress],
         lookup_samples: int,
+        merge_check_seconds: Optional[float] = MERGE_CHECK_SECONDS,
     ) -> None:
         self.connection = connection
         self.describe = database.describe
@@ -190,39 +286,60 @@ class _Observer:
         self.cls = model.cls
         self.progress = progress
         self.lookup_samples = lookup_samples
+        self.merge_check_seconds = merge_check_seconds
         self.report = _base_report(model)
+        self.phases = _Phases(connection, self.report, progress)
+        # Other cached models' objects this model's caches keep, for the copies note.
+        self.related_states: dict = {}
 
     def fail_if_lost(self, error: BaseException) -> None:
         if connection_lost(self.connection, error):
             raise _ConnectionLost(f"connection lost while warming {self.model.name}: {self.describe(error)}") from error
 
     def run(self) -> ModelReport:
+        with self.phases:
+            self.run_phases()
+        return self.report
+
+    def run_phases(self) -> None:
         report = self.report
         session = session_on(self.connection)
         try:
+            self.phases.enter("count")
             try:
+                with self.phases.uncounted():
+                    session.connection()  # the savepoint
                 with session.no_autoflush:
                     report.rows = count_rows(session, self.cls)
             except Exception as error:
                 self.fail_if_lost(error)
                 report.status = Status.ERROR
                 report.error = f"table {self.model.table!r} cannot be read: {self.describe(error)}"
-                return report
+                return
             if self.progress is not None:
                 self.progress.model_started(self.model.name, report.rows)
-            # The collector paused for foreign mixins' populates too (gcpause).
+            self.phases.enter("populate")
+            # The collector paused for foreign mixins' populates too
+            # (gcpause), and for the analyses: once enabled, its first passes
+            # walk every object the populate made (seconds on 200,000 rows),
+            # and the analyses leave no garbage cycles to collect (the merge
+            # check merges only the objects whose state does not decide, and
+            # those fail before copying anything).
             with gc_paused():
                 self.populate(session)
                 with session.no_autoflush:
                     self.observe(session)
         finally:
+            # Expunging every loaded object takes its time on a big table.
+            self.phases.enter("session close")
             try:
-                session.close()
+                with self.phases.uncounted():
+                    session.close()
             except sa_exc.DBAPIError as error:
                 self.fail_if_lost(error)
+        self.phases.enter("lookups")
         with uncounted(self.cls):  # the application's statistics are its own
             self.time_lookups()
-        return report
 
     def populate(self, session: Session) -> None:
         cls = self.cls
@@ -282,10 +399,35 @@ class _Observer:
         report.cached_keys = len(key_cache)
         cached = cached_objects(id_cache, key_cache)
         # Before cache_key() is called again: it may change objects itself.
-        report.merge_failures = merge_failures(self.cls, cached, self.describe)
+        self.phases.enter("merge check")
+        self.merge_failures(cached)
+        self.phases.enter("keys")
         keys = key_problems(self.every_row(session, cached), key_cache, self.describe)
         report.collisions, report.key_errors, report.none_keys = keys.collisions, keys.key_errors, keys.none_keys
-        report.memory_bytes = estimate_cache_bytes(id_cache, key_cache)
+        self.phases.enter("memory")
+        memory = cache_memory(id_cache, key_cache, owner=self.cls, objects=cached)
+        report.memory_bytes = memory.own_bytes
+        report.related = memory.related
+        self.related_states = memory.related_states
+
+    def merge_failures(self, cached: List[Any]) -> None:
+        """Cached objects that ``merge(load=False)`` into another session
+        would refuse (see merge_check), within the time budget."""
+        budget = self.merge_check_seconds
+        deadline = None if budget is None else time.perf_counter() + budget
+        progress = self.progress
+
+        def decided(rows: int) -> None:
+            progress.rows_loaded(self.model.name, rows)
+
+        failures, summary = check_merges(
+            cached, self.describe, row_id=row_id, deadline=deadline,
+            progress=decided if progress is not None else None,
+        )
+        self.report.merge_failures = failures
+        self.report.merge_check = summary
+        if summary.cut_short:
+            self.report.cut_short.append("merge check")
 
     def every_row(self, session: Session, cached: List[Any]) -> List[Any]:
         """Every row of the table as an object: those the caches hold, and
@@ -317,20 +459,30 @@ class _Observer:
 
         primary_key = inspect(cls).primary_key
         session = session_on(self.connection)
+        # Hits that merge a large graph each time can cost tens of
+        # milliseconds: a third of the budget each for the first lookups,
+        # the timed hits and the database, and fewer samples if need be.
+        started = time.perf_counter()
+        third = LOOKUP_SECONDS / 3
         try:
+            first = []
             for row_id in ids:  # the first lookup from a session may merge
                 cls.by_id(session, row_id)
-            cache_us = time_calls(lambda row_id: cls.by_id(session, row_id), ids)
+                first.append(row_id)
+                if time.perf_counter() > started + third:
+                    break
+            cache_us = time_calls(lambda row_id: cls.by_id(session, row_id), first, started + 2 * third)
             db_us = None
             if len(primary_key) == 1:
                 column = primary_key[0]
                 db_us = time_calls(
                     lambda row_id: session.execute(select(cls).where(column == row_id)).scalar_one_or_none(),
-                    ids[:DB_SAMPLES],
+                    first[:DB_SAMPLES],
+                    started + 3 * third,
                 )
             cache_p50, cache_p99 = p50_p99(cache_us)
             db_p50, db_p99 = p50_p99(db_us) if db_us else (None, None)
-            report.lookups = Lookups(len(ids), cache_p50, cache_p99, db_p50, db_p99)
+            report.lookups = Lookups(len(cache_us), cache_p50, cache_p99, db_p50, db_p99)
         except Exception as error:
             self.fail_if_lost(error)
             report.lookup_error = self.describe(error)

@@ -10,10 +10,11 @@ from fullcache_cli.analysis import (
     cached_objects,
     key_problems,
     lost_reason,
-    merge_failures,
     model_caches,
     row_id,
 )
+from fullcache_cli.errors import describe
+from fullcache_cli.merge_check import check_merges
 from fullcache_cli.reports import Collision, ModelReport, RowError
 
 
@@ -94,7 +95,8 @@ def _detached(id: int, code: str) -> Shelf:
 def test_merge_failures_names_dirty_objects_only():
     clean, dirty = _detached(1, "a"), _detached(2, "b")
     dirty.code = "changed"
-    failures = merge_failures(Shelf, [clean, dirty])
+    failures, summary = check_merges([clean, dirty], describe, row_id=row_id)
+    assert summary.merges == 1  # the clean one decided by its state
     assert [failure.id for failure in failures] == [2]
     assert "dirty" in failures[0].error
 

@@ -158,7 +158,7 @@ def test_inspect_json_is_warms_model_plus_extras(planted_url):
     )} == {
         "model": "FcGenre", "table": "fc_genres", "mixin": "fullcache", "status": "ok", "error": None,
         "rows": 4, "cached_ids": 4, "cached_keys": 3,
-        "collisions": [{"key": "Fiction", "ids": [1, 3], "kept_id": 1}],
+        "collisions": [{"key": "Fiction", "ids": [1, 3], "kept_id": 1, "differs": {}}],
         "none_keys": [], "key_errors": [], "populate_error": None, "merge_failures": [], "lookup_error": None,
     }
     assert document["lookups"]["samples"] == 4

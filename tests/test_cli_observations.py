@@ -59,8 +59,8 @@ def test_the_lowest_id_keeps_a_colliding_key_when_the_higher_is_read_first(reord
     assert code == 0
     models = by_model(document)
     # fullcache keeps the lowest id; the seed the last row read (row 1 here).
-    assert models["FcGenre"]["collisions"] == [{"key": "Fiction", "ids": [1, 3], "kept_id": 1}]
-    assert models["SeedGenre"]["collisions"] == [{"key": "Fiction", "ids": [1, 3], "kept_id": 1}]
+    assert models["FcGenre"]["collisions"] == [{"key": "Fiction", "ids": [1, 3], "kept_id": 1, "differs": {}}]
+    assert models["SeedGenre"]["collisions"] == [{"key": "Fiction", "ids": [1, 3], "kept_id": 1, "differs": {}}]
     assert planted.FcGenre._cache["Fiction"].id == 1
     assert planted.FcGenre.cache_stats().collisions == {"Fiction": (3, 1)}
 

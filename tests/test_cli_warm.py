@@ -28,8 +28,8 @@ def test_warm_reports_every_planted_problem_exactly(planted_url):
     models = by_model(document)
 
     # Collisions: the seed keeps the last row read, fullcache the lowest id.
-    assert models["SeedGenre"]["collisions"] == [{"key": "Fiction", "ids": [1, 3], "kept_id": 3}]
-    assert models["FcGenre"]["collisions"] == [{"key": "Fiction", "ids": [1, 3], "kept_id": 1}]
+    assert models["SeedGenre"]["collisions"] == [{"key": "Fiction", "ids": [1, 3], "kept_id": 3, "differs": {}}]
+    assert models["FcGenre"]["collisions"] == [{"key": "Fiction", "ids": [1, 3], "kept_id": 1, "differs": {}}]
     for name in ("SeedGenre", "FcGenre"):
         assert (models[name]["rows"], models[name]["cached_ids"], models[name]["cached_keys"]) == (4, 4, 3)
 
