@@ -21,6 +21,12 @@ against a baseline of the same run:
 * warm time per row (the report's ``warm_seconds``) at each --curve size,
   against itself at the smallest size.
 
+With ``--app circulation``, instead: ``fullcache warm --json`` on a real
+application's nine cached models (tests/apps/circulation.py: relationships,
+joined eager collections, both mixins), wall clock and peak RSS, against a
+process running the application's own populates in one session
+(benchmarks/app_warm.py); medians of --runs.
+
 SQLite uses a file in a temp dir; PostgreSQL uses --database-url (its tables
 ``bench_items_<rows>`` are dropped afterwards) or else a throwaway cluster
 (tests/pgcluster.py) that is removed afterwards. Table fills are not timed.
@@ -136,6 +142,80 @@ def warm_processes(db: Databases, rows: int, runs: int) -> dict:
         "report_lookups": reports[-1]["lookups"],
         "report_memory_bytes": reports[-1]["memory_bytes"],
     }
+
+
+APP = "tests.apps.circulation"
+
+
+def app_processes(db: Databases, runs: int) -> dict:
+    """``fullcache warm --json`` on the circulation application's nine
+    cached models, and a process running the application's own populates in
+    one session (app_warm.py), alternated, ``runs`` times each after one
+    untimed run of each."""
+    env = db.env(0)
+    measured: List[Run] = []
+    baseline: List[Run] = []
+    reports: List[dict] = []
+    for attempt in range(runs + 1):
+        say(f"circulation app: run {attempt}/{runs}" + (" (untimed)" if attempt == 0 else ""))
+        run = checked(run_process([FULLCACHE, "warm", "--json", "--models", APP, "--database-url", db.url], env),
+                      "fullcache warm --json (circulation)")
+        report = json.loads(run.stdout)
+        if any(model["status"] != "ok" for model in report["models"]):
+            raise RuntimeError(f"fullcache warm could not read every model: {run.stdout[:2000]}")
+        app = checked(run_process([PYTHON, str(HERE / "app_warm.py"), db.url], env), "app_warm.py")
+        cached = sum(model["cached_ids"] for model in report["models"])
+        if json.loads(app.stdout)["rows"] != cached:
+            raise RuntimeError(f"app_warm.py cached {app.stdout.strip()}, fullcache {cached} rows")
+        if attempt:
+            measured.append(run)
+            baseline.append(app)
+            reports.append(report)
+    return {
+        "fullcache_seconds": [r.seconds for r in measured],
+        "app_seconds": [r.seconds for r in baseline],
+        "fullcache_max_rss_bytes": [r.max_rss_bytes for r in measured],
+        "app_max_rss_bytes": [r.max_rss_bytes for r in baseline],
+        "app_populate_seconds": [json.loads(r.stdout)["populate_seconds"] for r in baseline],
+        "report_total_seconds": [sum(m["total_seconds"] for m in r["models"]) for r in reports],
+        "report_phases": {m["model"]: m["phases"] for m in reports[-1]["models"]},
+        "rows": sum(m["rows"] for m in reports[-1]["models"]),
+    }
+
+
+def measure_app(args: argparse.Namespace, db: Databases) -> dict:
+    """The real-application figures: time and peak memory of a whole warm."""
+    say(f"filling the circulation application's tables, scale {args.scale} (not timed)")
+    env = db.env(0)
+    env["PYTHONPATH"] = str(ROOT)
+    code = (
+        "import sys\n"
+        "from sqlalchemy import create_engine\n"
+        "from tests.apps import circulation\n"
+        "engine = create_engine(sys.argv[1])\n"
+        "circulation.fill(engine, int(sys.argv[2]))\n"
+        "engine.dispose()\n"
+    )
+    checked(run_process([PYTHON, "-c", code, db.url, str(args.scale)], env), "filling the circulation tables")
+    raw = {"app": app_processes(db, args.runs)}
+    app = raw["app"]
+    figures = [
+        Figure(
+            "fullcache warm --json, circulation app, whole process", "s",
+            median(app["fullcache_seconds"]), median(app["app_seconds"]),
+            "a process running the application's own populates", "<= 1.5x", max_ratio=1.5,
+            notes=f"median of {args.runs}, wall clock; {app['rows']:,} rows in 9 models; the report's total "
+                  f"{median(app['report_total_seconds']):.2f} s, the application's populates "
+                  f"{median(app['app_populate_seconds']):.2f} s",
+        ),
+        Figure(
+            "peak RSS, circulation app, whole process", "MiB",
+            median(app["fullcache_max_rss_bytes"]) / 2**20, median(app["app_max_rss_bytes"]) / 2**20,
+            "a process running the application's own populates", "<= 1.5x", max_ratio=1.5,
+            notes=f"median of {args.runs}, ru_maxrss of each process",
+        ),
+    ]
+    return {"figures": figures, "raw": raw}
 
 
 def startup(db: Databases, rows: int, runs: int) -> dict:
@@ -369,6 +449,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--no-curve-rows", dest="curve_include_rows", action="store_false",
                         help="do not add the --rows size to the curve")
     parser.add_argument("--curve-only", action="store_true", help="measure the curve only")
+    parser.add_argument("--app", choices=["circulation"],
+                        help="measure a whole warm of this application's models instead (tests/apps/circulation.py)")
+    parser.add_argument("--scale", type=int, default=1, help="size of the --app application's tables [1: ~3,000 rows]")
     parser.add_argument("--runs", type=int, default=5, help="whole-process warm runs, median [5]")
     parser.add_argument("--curve-runs", type=int, default=4, help="warm runs per curve size, median [4]")
     parser.add_argument("--startup-runs", type=int, default=11, help="start-up runs, median [11]")
@@ -381,14 +464,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.database_url and args.database == "postgresql" and not args.database_url.startswith("postgres"):
         parser.error("--database postgresql needs a postgresql:// --database-url")
     suffix = "-curve" if args.curve_only else ""
-    output = args.output or HERE / "results" / f"{args.database}-{args.rows}{suffix}.json"
+    name = f"{args.database}-{args.app}-{args.scale}" if args.app else f"{args.database}-{args.rows}{suffix}"
+    output = args.output or HERE / "results" / f"{name}.json"
 
     signal.signal(signal.SIGTERM, _interrupt)
     load_before = os.getloadavg()
     version = code_version()
     db = Databases(args.database, args.database_url)
     try:
-        result = measure(args, db)
+        result = measure_app(args, db) if args.app else measure(args, db)
     except RuntimeError as error:
         print(f"benchmark failed: {error}", file=sys.stderr)
         return 1
@@ -397,7 +481,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     figures: List[Figure] = result["figures"]
     load_after = os.getloadavg()
-    print(f"fullcache benchmark: {args.database} ({db.description}), {args.rows:,} rows, "
+    size = f"the {args.app} application, scale {args.scale}" if args.app else f"{args.rows:,} rows"
+    print(f"fullcache benchmark: {args.database} ({db.description}), {size}, "
           f"Python {platform.python_version()}, {os.cpu_count()} CPUs; commit {version['commit']}"
           + (f" + uncommitted changes to {len(version['fullcache_cli_changes'])} file(s) of fullcache_cli"
              if version["fullcache_cli_changes"] else ""))
@@ -421,7 +506,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         "database": args.database,
         "database_description": db.description,
         "rows": args.rows,
-        "curve": [p["rows"] for p in result["raw"]["curve"]],
+        "app": args.app,
+        "curve": [p["rows"] for p in result["raw"].get("curve", [])],
         "machine": {"python": platform.python_version(), "platform": platform.platform(), "cpus": os.cpu_count(),
                     "sqlalchemy": sqlalchemy.__version__},
         "total_seconds": round(time.perf_counter() - STARTED, 1),
