@@ -505,10 +505,10 @@ class AllowRule(click.ParamType):
     name = "KIND|MODEL:KIND"
 
     def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> str:
-        model, _, kind = str(value).rpartition(":")
+        model, colon, kind = str(value).rpartition(":")
         if kind not in KINDS:
             self.fail(f"{value!r} names no kind of problem; kinds: {', '.join(KINDS)} (or MODEL:KIND)", param, ctx)
-        if _ and not model:
+        if colon and not model:
             self.fail(f"{value!r} names no model before ':' (MODEL:KIND)", param, ctx)
         return str(value)
 

@@ -70,6 +70,8 @@ def test_allow_a_kind_for_one_model_only(planted_url):
 def test_allow_rules_are_checked(planted_url):
     bad_kind = invoke("check", "--allow", "FcGenre:colision", "--models", PLANTED, "--database-url", planted_url)
     assert bad_kind.exit_code == 2 and "names no kind of problem" in bad_kind.stderr
+    no_model = invoke("check", "--allow", ":collision", "--models", PLANTED, "--database-url", planted_url)
+    assert no_model.exit_code == 2 and "names no model before ':'" in no_model.stderr
     bad_model = invoke("check", "--allow", "FcGenr:collision", "--models", PLANTED, "--database-url", planted_url)
     assert bad_model.exit_code == 2
     assert "names no cached model: did you mean 'FcGenre'?" in bad_model.stderr
