@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from contextlib import contextmanager, nullcontext, redirect_stdout
+from contextlib import contextmanager, nullcontext, redirect_stderr, redirect_stdout
 from typing import Any, Callable, Iterator, List, Optional
 
 import click
@@ -30,6 +30,8 @@ TRACEBACK = "fullcache.traceback"
 SECRETS = "fullcache.urls"
 SETTINGS = "fullcache.settings"
 JUNIT = "fullcache.junit"
+REPORT_STREAM = "report_stream"  # in the root context's obj: where the report goes (see fencing)
+STREAMS = "fullcache.streams"  # stdout and stderr as they were before the command fenced them
 
 EXIT_PROBLEMS = 1
 EXIT_INTERRUPTED = 130
@@ -50,11 +52,36 @@ def _redactor(ctx: click.Context) -> Callable[[str], str]:
     return redactor(lambda: ctx.meta.get(SECRETS, []))
 
 
+def _streams(ctx: click.Context) -> tuple:
+    """``(stdout, stderr)`` for fullcache's own output: as they were before
+    the command fenced them (see _fenced); stdout is the copy of the
+    original that the console script keeps for the report (see fencing)."""
+    saved = ctx.meta.get(STREAMS)
+    if saved is not None:
+        return saved
+    obj = ctx.find_root().obj
+    report = obj.get(REPORT_STREAM) if isinstance(obj, dict) else None
+    return report or sys.stdout, sys.stderr
+
+
 def _output(ctx: click.Context, format: str = "table", limit: int = DEFAULT_LIMIT):
     from .render import Output, make_console
 
     redact = _redactor(ctx)
-    return Output(make_console(sys.stdout, redact), make_console(sys.stderr, redact), format, limit)
+    out, err = _streams(ctx)
+    return Output(make_console(out, redact), make_console(err, redact), format, limit, redact)
+
+
+@contextmanager
+def _fenced(ctx: click.Context) -> Iterator[None]:
+    """Until the command ends, what the application's code writes to
+    ``sys.stdout`` or ``sys.stderr`` (at import included) goes to stderr,
+    passwords masked: stdout carries the report alone (one JSON document
+    with --json). The console script fences file descriptor 1 as well."""
+    ctx.meta[STREAMS] = _streams(ctx)
+    err = _output(ctx).err.file
+    with redirect_stdout(err), redirect_stderr(err):
+        yield
 
 
 def _fail(ctx: click.Context, code: int, message: str, error: BaseException) -> None:
@@ -75,13 +102,18 @@ def _junit_error(ctx: click.Context, message: str) -> None:
     if junit:
         from .render import junit_error_xml
 
-        _write_junit(ctx, junit, junit_error_xml(message))
+        from .errors import ConfigError
+
+        try:
+            _write_junit(ctx, junit, junit_error_xml(message, _redactor(ctx)))
+        except ConfigError:
+            pass  # the report's own path is the error just said
 
 
 def _write_junit(ctx: click.Context, path: str, xml: str) -> None:
     try:
         with open(path, "w", encoding="utf-8") as stream:
-            stream.write(_redactor(ctx)(xml))
+            stream.write(xml)
     except OSError as error:
         from .errors import ConfigError
 
@@ -197,8 +229,7 @@ class Target:
             database_url = os.environ.get(settings.database_url_env) or database_url
         _remember_url(ctx, database_url)
         try:
-            with redirect_stdout(_output(ctx).err.file):  # prints at import: see _user_code
-                self.module = load_models(models_spec)
+            self.module = load_models(models_spec)  # what it prints goes to stderr: see _fenced
             self.models = require_models(self.module)
         except (NoModelsModule, ModelsNotFound) as error:
             raise _with_flag(error, "--models or FULLCACHE_MODELS") from error
@@ -235,8 +266,9 @@ def database_options(f: Callable) -> Callable:
     @functools.wraps(f)
     def command(*args: Any, models_spec, database_url, connect_timeout, statement_timeout, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
-        return f(*args, target=target, **kwargs)
+        with _fenced(ctx):
+            target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
+            return f(*args, target=target, **kwargs)
 
     options = [
         click.option(
@@ -281,8 +313,7 @@ def database_options(f: Callable) -> Callable:
 
 def output_options(formats: tuple = ("table", "json")) -> Callable[[Callable], Callable]:
     """--format (and --json, its shorthand) and --traceback: the command
-    receives its ``output``, made before the models module loads (so what it
-    prints goes to stderr)."""
+    receives its ``output``, made before the models module loads."""
 
     def decorate(f: Callable) -> Callable:
         @functools.wraps(f)
@@ -315,10 +346,9 @@ def command_options(f: Optional[Callable] = None, *, formats: tuple = ("table", 
 
 @contextmanager
 def _user_code(output) -> Iterator[None]:
-    """While the application's code runs: what it prints goes to stderr (stdout
-    carries the report alone: one JSON document with --json), and its log
-    records and warnings become one line each on stderr, never a multi-line
-    traceback."""
+    """While the application's code runs, its log records and warnings
+    become one line each on stderr, never a multi-line traceback (what it
+    prints already goes to stderr: see _fenced)."""
     import logging
 
     class OneLine(logging.Handler):
@@ -330,7 +360,8 @@ def _user_code(output) -> Iterator[None]:
                 # never raise into the application's code (logging does not).
                 message = str(record.msg)
             first = (message.strip().splitlines() or [""])[0]
-            output.err.print(f"[dim]log {record.levelname.lower()} {record.name}:[/] {_escape(first)}", soft_wrap=True)
+            level, name = output.safe(record.levelname.lower()), output.safe(record.name)
+            output.err.print(f"[dim]log {level} {name}:[/] {output.safe(first)}", soft_wrap=True)
 
     handler = OneLine(logging.WARNING)
     root = logging.getLogger()
@@ -338,17 +369,10 @@ def _user_code(output) -> Iterator[None]:
     root.handlers = [handler]
     logging.captureWarnings(True)
     try:
-        with redirect_stdout(output.err.file):
-            yield
+        yield
     finally:
         logging.captureWarnings(False)
         root.handlers = saved
-
-
-def _escape(text: str) -> str:
-    from rich.markup import escape
-
-    return escape(text)
 
 
 def _progress(output):
@@ -590,6 +614,8 @@ def check(
     from . import baseline as baselines
     from .errors import UsageError
 
+    if junit_xml:
+        _require_writable(junit_xml)
     if max_growth is not None and not baseline:
         raise UsageError("--max-growth compares with a baseline: give --baseline FILE as well")
     _known_models(target, allowed)
@@ -619,13 +645,33 @@ def check(
     if junit_xml:
         from .render import junit_xml as to_junit
 
-        _write_junit(ctx, junit_xml, to_junit(report))
+        _write_junit(ctx, junit_xml, to_junit(report, _redactor(ctx)))
     if output.format == "github" and os.environ.get("GITHUB_STEP_SUMMARY"):
         from .render import markdown
 
         with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as summary:
             summary.write(_redactor(ctx)(markdown(report, limit)))
     ctx.exit(0 if report.ok else EXIT_PROBLEMS)
+
+
+def _require_writable(path: str) -> None:
+    """Before the warm: the file can be written (its folder is made when
+    missing, as test runners do), so that a whole warm is never lost to a
+    wrong --junit-xml. A file that did not exist is not left behind."""
+    from .errors import ConfigError
+
+    existed = os.path.exists(path)
+    try:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        with open(path, "a", encoding="utf-8"):
+            pass
+        if not existed:
+            os.remove(path)
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        if isinstance(error, (FileExistsError, NotADirectoryError)):
+            reason = "part of its folder is a file, not a folder"
+        raise ConfigError(f"JUnit report {path!r} cannot be written: {reason}; choose a writable --junit-xml path") from None
 
 
 def _known_models(target: Target, rules) -> None:
@@ -695,8 +741,13 @@ def lookup_command(ctx: click.Context, model, key, by_id, repeat, target: Target
 
 
 def main() -> None:
+    """The console script: stdout fenced for the report (see fencing), and
+    the process ended with the command's exit code even when the models'
+    code left threads running."""
+    from .fencing import fence_stdout, finish
+
     try:
-        cli.main(prog_name="fullcache")
+        cli.main(prog_name="fullcache", obj={REPORT_STREAM: fence_stdout()})
     except SystemExit as done:
         code = done.code
     else:  # pragma: no cover - standalone mode always exits
@@ -713,7 +764,12 @@ def main() -> None:
     except BrokenPipeError:
         _quiet_broken_pipe()
         code = EXIT_BROKEN_PIPE
-    sys.exit(code)
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    finish(code)
 
 
 def _add_coherence_commands() -> None:

@@ -36,6 +36,15 @@ class ModelError(FullCacheError):
     exit_code = 1
 
 
+def reraise_interrupt(error: BaseException) -> BaseException:
+    """``error`` when it is the application's code failing, whatever its
+    type (``SystemExit``, ``GeneratorExit``, ``CancelledError`` included):
+    one model's error, never the end of the run. Ctrl-C is raised again."""
+    if isinstance(error, KeyboardInterrupt):
+        raise error
+    return error
+
+
 def _cause(error: BaseException) -> BaseException:
     """For a database error, the driver's own exception."""
     original = getattr(error, "orig", None)

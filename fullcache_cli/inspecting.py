@@ -11,7 +11,8 @@ from .database import connection_for
 from .defaults import DEFAULT_LIMIT
 from .keys import key_types
 from .loading import CachedModel, resolve_model
-from .reports import Entry, InspectReport, Status
+from .errors import reraise_interrupt
+from .reports import Entry, InspectReport, Status, safe_repr
 from .warming import warm_on
 
 REPR_WIDTH = 80
@@ -19,10 +20,7 @@ REPR_WIDTH = 80
 
 def short_repr(obj: Any, width: int = REPR_WIDTH) -> str:
     """``repr(obj)``, cut to ``width``; never raises."""
-    try:
-        text = repr(obj)
-    except Exception as error:  # a __repr__ that needs a session, say
-        text = f"<{type(obj).__name__}: repr failed: {type(error).__name__}>"
+    text = safe_repr(obj)  # a __repr__ may need a session, say
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -50,7 +48,8 @@ def inspect_model(
     if callable(stats):
         try:
             inspected.stats = stats().as_dict()
-        except Exception:
+        except BaseException as error:
+            reraise_interrupt(error)
             inspected.stats = None  # an application's own cache_stats() of another shape
     inspected.entries = [
         Entry(key, row_id(obj), short_repr(obj))

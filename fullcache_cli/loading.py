@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, Iterable, List, Optional, Sequence
 
 from .defaults import DEFAULT_MODELS
-from .errors import ConfigError, ModelsNotFound, NoModelsModule, UsageError, describe
+from .errors import ConfigError, ModelsNotFound, NoModelsModule, UsageError, describe, reraise_interrupt
 
 PROTOCOL = ("populate_cache", "cache_key", "_cache", "_id_cache", "RESET")
 
@@ -41,7 +41,7 @@ def load_models(spec: Optional[str] = None) -> ModuleType:
     (default: the sample)."""
     spec = spec or DEFAULT_MODELS
     if spec.endswith(".py") or os.sep in spec or "/" in spec:
-        return _load_path(Path(spec))
+        return _load_path(spec)
     return _load_dotted(spec)
 
 
@@ -77,11 +77,13 @@ def module_label(module: ModuleType) -> str:
     return name
 
 
-def _load_path(path: Path) -> ModuleType:
+def _load_path(spec: str) -> ModuleType:
+    # Messages name the path as it was typed (Path would fold "//").
+    path = Path(spec)
     if path.is_dir():
-        raise NoModelsModule(f"models path {str(path)!r} is a folder, not a .py file: {_HOW}")
+        raise NoModelsModule(f"models path {spec!r} is a folder, not a .py file: {_HOW}")
     if not path.is_file():
-        raise NoModelsModule(f"models file {str(path)!r} does not exist: {_HOW}")
+        raise NoModelsModule(f"models file {spec!r} does not exist: {_HOW}")
     path = path.resolve()
     name = path.stem
     known = sys.modules.get(name)
@@ -91,7 +93,7 @@ def _load_path(path: Path) -> ModuleType:
         name = f"{PRIVATE_PREFIX}{abs(hash(str(path)))}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise NoModelsModule(f"models file {str(path)!r} cannot be loaded as Python: {_HOW}")
+        raise NoModelsModule(f"models file {spec!r} cannot be loaded as Python: {_HOW}")
     module = importlib.util.module_from_spec(spec)
     folder = str(path.parent)
     if folder not in sys.path:
@@ -148,7 +150,7 @@ def discover_models(module: ModuleType) -> List[CachedModel]:
     order the module defines (or imports) them."""
     found: list[type] = []
     for value in list(vars(module).values()):
-        if isinstance(value, type) and value not in found and follows_protocol(value) and _is_mapped(value):
+        if _is_cached_class(value) and not any(value is known for known in found):
             found.append(value)
     counts: dict[str, int] = {}
     for cls in found:
@@ -157,6 +159,17 @@ def discover_models(module: ModuleType) -> List[CachedModel]:
         cached_model(cls, None if counts[cls.__name__] == 1 else f"{cls.__module__}.{cls.__qualname__}")
         for cls in found
     ]
+
+
+def _is_cached_class(value: Any) -> bool:
+    """Whether a value of the module's namespace is a cached model. Anything
+    may sit there: a proxy or a metaclass that raises on attribute access is
+    passed by, not allowed to end the discovery of the others."""
+    try:
+        return isinstance(value, type) and follows_protocol(value) and _is_mapped(value)
+    except BaseException as error:
+        reraise_interrupt(error)
+        return False
 
 
 def cached_model(cls: type, name: Optional[str] = None) -> CachedModel:

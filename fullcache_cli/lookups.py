@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from .analysis import lost_reason, model_caches, row_id
 from .database import Database, connection_for, session_on
 from .defaults import DEFAULT_REPEAT
-from .errors import ModelError
+from .errors import ModelError, reraise_interrupt
 from .keys import closest_keys, format_key, require_key
 from .loading import CachedModel, resolve_model
 from .reports import LookupReport, Merge, ModelReport, RowError, Status, json_value
@@ -140,7 +140,8 @@ def _find_in_table(look: _Lookup):
             if row_key in look.readings or _loose(row_key) in (typed, look.text):
                 look.hook_found.append(obj)
                 return obj, False
-        except Exception:
+        except BaseException as error:
+            reraise_interrupt(error)
             continue
     look.hook_found.append(None)
     return None, False
@@ -153,7 +154,9 @@ def _fetch(look: _Lookup) -> Any:
             return look.cls.by_id(look.session, look.key)
         obj, _ = look.cls.by_cache_key(look.session, look.key, lambda: _find_in_table(look))
         return obj
-    except Exception as error:
+    except BaseException as error:
+        # sys.exit() in a lookup hook is the model's error, not the end of the lookup.
+        reraise_interrupt(error)
         look.report.error = look.database.describe(error)
         return None
 
@@ -204,5 +207,6 @@ def _time(look: _Lookup) -> None:
         report.db_us = median_us(
             lambda id: session.execute(select(cls).where(column == id)).scalar_one(), report.id, report.repeat
         )
-    except Exception as error:
+    except BaseException as error:
+        reraise_interrupt(error)
         report.error = look.database.describe(error)

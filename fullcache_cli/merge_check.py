@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from sqlalchemy.orm import Session
 
+from .errors import reraise_interrupt
 from .loaded_graph import has_relationships, related_states, state_of
 from .reports import MergeCheck, RowError
 
@@ -82,7 +83,8 @@ def check_merges(
         result.merges += 1
         try:
             scratch.merge(state.obj(), load=False)
-        except Exception as error:
+        except BaseException as error:
+            reraise_interrupt(error)  # the model's own code (a merge listener) may raise anything
             failing[number] = describe(error)
 
     try:
@@ -142,7 +144,8 @@ def _flat(
             result.merges += 1
             try:
                 scratch.merge(obj, load=False)
-            except Exception as error:
+            except BaseException as error:
+                reraise_interrupt(error)
                 failures.append(RowError(row_id(obj), describe(error)))
     if scratch is not None:
         scratch.close()

@@ -1,8 +1,14 @@
 """The one renderer: a report becomes one JSON document on stdout, or rich
 tables for people; progress, warnings and errors go to stderr.
 
-Everything written passes through the redactor, so a password that slipped
-into an error message never reaches the screen or a log.
+Everything that comes from the database or the models' code (keys, ids,
+errors, table and model names, what a model logs) reaches the terminal
+through one function, :func:`terminal_text`: passwords masked where they
+stand, control characters and rich markup made visible as text (the GitHub,
+Markdown and XML forms spell control characters out through the same
+:func:`spelled_out`). JSON carries the values exactly, passwords masked
+before it is serialised. The consoles' streams mask passwords once more, for
+what the models' code prints itself.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .defaults import DEFAULT_LIMIT
-from .masking import RedactingWriter
+from .masking import RedactingWriter, mask_data
 from .notes import model_notes
 from .reports import (
     UNREADABLE_KINDS,
@@ -36,7 +42,50 @@ from .reports import (
     format_key,
     ids_text,
     plural,
+    safe_repr,
 )
+
+Redact = Callable[[str], str]
+
+# What a terminal acts upon rather than shows: C0 and C1 controls (ESC, CR,
+# LF, BEL...), line and paragraph separators, bidirectional overrides, and
+# lone surrogates (text no terminal encoding can write).
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _visible(char: str) -> str:
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def spelled_out(text: str, keep: str = "") -> str:
+    """Text from the database or the models' code with what a terminal would
+    obey (escape sequences, CR/LF, bidirectional overrides, lone surrogates)
+    spelled out as escapes (``\\x1b``, ``\\r\\n``); the characters of
+    ``keep`` are left as they are."""
+    return _UNPRINTABLE.sub(lambda m: m.group() if m.group() in keep else _visible(m.group()), text)
+
+
+def _no_redaction(text: str) -> str:
+    return text
+
+
+def terminal_text(value: Any, redact: Redact = _no_redaction) -> str:
+    """A value from the database or the models' code, as it may be printed
+    to a terminal in rich markup: passwords masked where they stand, control
+    characters spelled out, rich markup shown as text. The one place where
+    data becomes terminal output."""
+    if isinstance(value, str):
+        text = value
+    else:
+        try:
+            text = str(value)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            text = safe_repr(value)
+    return escape(spelled_out(redact(text)))
 
 
 class _Console(Console):
@@ -126,12 +175,24 @@ class Output:
     """Where one command's results go, and in which format."""
 
     def __init__(
-        self, out: Console, err: Console, format: str = "table", limit: int = DEFAULT_LIMIT, *, as_json: bool = False
+        self,
+        out: Console,
+        err: Console,
+        format: str = "table",
+        limit: int = DEFAULT_LIMIT,
+        redact: Redact = _no_redaction,
+        *,
+        as_json: bool = False,
     ) -> None:
         self.out = out
         self.err = err
         self.format = "json" if as_json else format
         self.limit = limit  # problems shown per model to people
+        self.redact = redact
+
+    def safe(self, value: Any) -> str:
+        """``value`` (from data or the models' code) as terminal text."""
+        return terminal_text(value, self.redact)
 
     @property
     def as_json(self) -> bool:
@@ -140,29 +201,45 @@ class Output:
     # -- machines -----------------------------------------------------------
 
     def json(self, data: dict) -> None:
-        self.write(json.dumps(data, indent=2, ensure_ascii=False, default=repr) + "\n")
+        """One JSON document on stdout."""
+        self.write(self._json_text(data, indent=2) + "\n", exact=True)
 
-    def write(self, text: str) -> None:
-        """Text as it is (JSON, Markdown, workflow commands) on stdout.
+    def _json_text(self, data: Any, indent: Optional[int]) -> str:
+        """JSON, passwords masked before it is serialised (an escaped
+        password would not be found after); ASCII escapes where stdout's
+        encoding (or a lone surrogate) cannot take the text as it is."""
+        data = mask_data(data, self.redact)
+        text = json.dumps(data, indent=indent, ensure_ascii=False, default=safe_repr)
+        encoding = getattr(self.out.file, "encoding", None) or "utf-8"
+        try:
+            text.encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            text = json.dumps(data, indent=indent, ensure_ascii=True, default=safe_repr)
+        return text
+
+    def write(self, text: str, exact: bool = False) -> None:
+        """Text as it is (JSON, Markdown, workflow commands) on stdout;
+        passwords masked unless ``exact`` (already masked).
 
         Written a piece at a time, cut at line ends: an unbuffered stdout
         (PYTHONUNBUFFERED) takes part of one large write and drops the rest
         unsaid when the reader leaves, where the next piece fails loudly
         (and a password never straddles two pieces)."""
+        write = getattr(self.out.file, "write_exact", self.out.file.write) if exact else self.out.file.write
         for piece in _pieces(text):
-            self.out.file.write(piece)
+            write(piece)
         self.out.file.flush()
 
     # -- people -------------------------------------------------------------
 
     def error(self, message: str) -> None:
-        self.err.print(f"[bold red]Error:[/] {escape(message)}", soft_wrap=True)
+        self.err.print(f"[bold red]Error:[/] {self.safe(message)}", soft_wrap=True)
 
     def warning(self, message: str) -> None:
-        self.err.print(f"[yellow]Warning:[/] {escape(message)}", soft_wrap=True)
+        self.err.print(f"[yellow]Warning:[/] {self.safe(message)}", soft_wrap=True)
 
     def note(self, message: str) -> None:
-        self.err.print(f"[cyan]Note:[/] {escape(message)}", soft_wrap=True)
+        self.err.print(f"[cyan]Note:[/] {self.safe(message)}", soft_wrap=True)
 
     def emit(self, report: Any) -> None:
         """Print a report in the output's format (github and markdown where
@@ -180,8 +257,7 @@ class Output:
         """Print one event of a stream: one JSON object a line, or one line
         for people."""
         if self.as_json:
-            self.out.file.write(json.dumps(event.to_json(), ensure_ascii=False, default=repr) + "\n")
-            self.out.file.flush()
+            self.write(self._json_text(event.to_json(), indent=None) + "\n", exact=True)
         else:
             render(event, self)
 
@@ -200,13 +276,13 @@ def mixin_label(mixin: str, mixin_class: str) -> str:
 @render.register
 def render_models(report: ModelsReport, output: Output) -> None:
     """models for people: one row per model."""
-    table = Table(title=f"Cached models ({escape(report.database)})", title_justify="left")
+    table = Table(title=f"Cached models ({output.safe(report.database)})", title_justify="left")
     for name, justify in (("Model", "left"), ("Table", "left"), ("Mixin", "left"), ("Rows", "right")):
         table.add_column(name, justify=justify)
     for row in report.models:
         mixin = mixin_label(row.model.mixin, row.model.mixin_class)
-        rows = count(row.rows) if row.error is None else f"[red]{escape(row.error)}[/]"
-        table.add_row(row.model.name, row.model.table, escape(mixin), rows)
+        rows = count(row.rows) if row.error is None else f"[red]{output.safe(row.error)}[/]"
+        table.add_row(output.safe(row.model.name), output.safe(row.model.table), output.safe(mixin), rows)
     output.out.print(table)
 
 
@@ -229,11 +305,11 @@ MODEL_MIN_WIDTH = 8
 def render_warm(report: WarmReport, output: Output) -> None:
     """warm and check for people: the table, the problems, the totals."""
     out = output.out
-    title = f"Warmed {plural(len(report.models), 'model')} ({escape(report.database)})"
+    title = f"Warmed {plural(len(report.models), 'model')} ({output.safe(report.database)})"
     table = Table(title=title, title_justify="left")
     findings = report.findings()
     problems = [p for p in findings if p.fails]
-    rows = [_warm_row(model, [p for p in findings if p.model == model.model]) for model in report.models]
+    rows = [_warm_row(model, [p for p in findings if p.model == model.model], output.safe) for model in report.models]
     widths = _fitting(WARM_COLUMNS, rows, out.width, WARM_DROPPABLE)
     for name, width in widths.items():
         table.add_column(
@@ -261,7 +337,7 @@ def render_warm(report: WarmReport, output: Output) -> None:
     if notes:
         out.print(f"\n[bold]Notes[/] ({len(notes):,})")
         for name, note in notes:
-            out.print(f"  [bold]{escape(name)}[/]  {escape(note)}", soft_wrap=True)
+            out.print(f"  [bold]{output.safe(name)}[/]  {output.safe(note)}", soft_wrap=True)
     out.print()
     out.print(totals(report, problems), soft_wrap=True)
 
@@ -274,12 +350,12 @@ def _problem_lines(problems: list, output: Output) -> None:
         seen = shown.get(problem.model, 0)
         shown[problem.model] = seen + 1
         if seen < output.limit:
-            output.out.print(problem_line(problem), soft_wrap=True)
+            output.out.print(problem_line(problem, output.safe), soft_wrap=True)
     for model, total in shown.items():
         if total > output.limit:
             more = total - output.limit
             output.out.print(
-                f"  [dim]… and {more:,} more {'problem' if more == 1 else 'problems'} of {escape(model)} "
+                f"  [dim]… and {more:,} more {'problem' if more == 1 else 'problems'} of {output.safe(model)} "
                 "(raise --limit, or --json for all)[/]",
                 soft_wrap=True,
             )
@@ -306,13 +382,13 @@ def _accepted(report: WarmReport, findings: list) -> List[str]:
     return lines
 
 
-def _warm_row(model: ModelReport, findings: list) -> list:
+def _warm_row(model: ModelReport, findings: list, safe: Callable[[Any], str] = terminal_text) -> list:
     def many(items: list) -> str:
         return f"[red]{len(items):,}[/]" if items else "0"
 
     if model.status is not Status.OK:
         status = f"[red]{escape(model.status.value)}[/]"
-        return [escape(model.model)] + ["-"] * 11 + [status]
+        return [safe(model.model)] + ["-"] * 11 + [status]
     lookups = model.lookups
     failing = sum(1 for p in findings if p.fails)
     known = sum(1 for p in findings if p.known and not p.allowed)
@@ -323,7 +399,7 @@ def _warm_row(model: ModelReport, findings: list) -> list:
     else:
         status = "[green]ok[/]"
     return [
-        escape(model.model),
+        safe(model.model),
         count(model.rows),
         count(model.cached_ids),
         count(model.cached_keys),
@@ -339,16 +415,17 @@ def _warm_row(model: ModelReport, findings: list) -> list:
     ]
 
 
-def problem_line(problem: Problem) -> str:
-    parts = [f"[bold]{escape(problem.model)}[/]", f"[red]{problem.kind}[/]"]
+def problem_line(problem: Problem, safe: Callable[[Any], str] = terminal_text) -> str:
+    """One problem on one line, whatever its ids, key and error hold."""
+    parts = [f"[bold]{safe(problem.model)}[/]", f"[red]{problem.kind}[/]"]
     if problem.ids:
-        parts.append(f"ids {escape(ids_text(problem.ids))}")
+        parts.append(f"ids {safe(ids_text(problem.ids))}")
     if problem.key is not None:
-        parts.append(f"key {escape(format_key(problem.key))}")
+        parts.append(f"key {safe(format_key(problem.key))}")
     if problem.error:
-        parts.append(escape(problem.error))
+        parts.append(safe(problem.error))
     if problem.differs:
-        parts.append(escape(differs_text(problem.differs)))
+        parts.append(safe(differs_text(problem.differs)))
     return "  " + "  ".join(parts)
 
 
@@ -437,7 +514,7 @@ class RichProgress:
     def model_started(self, model: str, rows: Optional[int]) -> None:
         task = self._tasks.get(model)
         if task is None:
-            self._tasks[model] = self._progress.add_task(model, total=rows)
+            self._tasks[model] = self._progress.add_task(terminal_text(model), total=rows)
         else:
             self._progress.update(task, total=rows)
 
@@ -450,7 +527,7 @@ class RichProgress:
         if task is None:
             return
         description = model if phase in ("count", "populate") else f"{model} · {phase}"
-        self._progress.update(task, description=escape(description), completed=0)
+        self._progress.update(task, description=terminal_text(description), completed=0)
 
     def model_finished(self, report: ModelReport) -> None:
         task = self._tasks.get(report.model)
@@ -459,7 +536,7 @@ class RichProgress:
             self._progress.update(task, completed=total if total is not None else 1, total=total or 1)
 
 
-def junit_xml(report: WarmReport) -> str:
+def junit_xml(report: WarmReport, redact: Redact = _no_redaction) -> str:
     """One test case per model for CI systems: a failure listing its
     problems, or an error when the model could not be read."""
     from xml.etree import ElementTree as ET
@@ -476,37 +553,40 @@ def junit_xml(report: WarmReport) -> str:
     )
     for model in report.models:
         case = ET.SubElement(
-            suite, "testcase", classname=f"fullcache.{model.table}", name=model.model,
-            time=f"{model.warm_seconds or 0:.3f}",
+            suite, "testcase", classname=_xml_text(f"fullcache.{model.table}", redact),
+            name=_xml_text(model.model, redact), time=f"{model.warm_seconds or 0:.3f}",
         )
         mine = [p for p in problems if p.model == model.model]
         if model.model in unreadable:
-            error = ET.SubElement(case, "error", message=_xml_text(model.error or model.status.value), type=mine[0].kind)
-            error.text = _xml_text("\n".join(p.text(50) for p in mine))
+            message = _xml_text(model.error or model.status.value, redact)
+            error = ET.SubElement(case, "error", message=message, type=mine[0].kind)
+            error.text = _xml_text("\n".join(p.text(50) for p in mine), redact)
         elif mine:
             failure = ET.SubElement(case, "failure", message=plural(len(mine), "problem"), type="fullcache")
-            failure.text = _xml_text("\n".join(p.text(50) for p in mine))
+            failure.text = _xml_text("\n".join(p.text(50) for p in mine), redact)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
-def junit_error_xml(message: str) -> str:
+def junit_error_xml(message: str, redact: Redact = _no_redaction) -> str:
     """A suite of one errored case, for a check that could not run at all
     (exit 2): CI shows why instead of a missing report."""
     from xml.etree import ElementTree as ET
 
     suite = ET.Element("testsuite", name="fullcache check", tests="1", failures="0", errors="1", time="0.000")
     case = ET.SubElement(suite, "testcase", classname="fullcache", name="fullcache check")
-    error = ET.SubElement(case, "error", message=_xml_text(message), type="configuration")
-    error.text = _xml_text(message)
+    error = ET.SubElement(case, "error", message=_xml_text(message, redact), type="configuration")
+    error.text = _xml_text(message, redact)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
 # Characters XML 1.0 cannot hold at all, not even escaped.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
 
-def _xml_text(text: str) -> str:
-    return _NOT_XML.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+def _xml_text(text: str, redact: Redact = _no_redaction) -> str:
+    """Text for the JUnit file: passwords masked first (ElementTree escapes
+    what it writes), then the characters XML cannot carry spelled out."""
+    return _NOT_XML.sub(lambda m: _visible(m.group()), redact(text))
 
 
 # -- GitHub Actions and Markdown -------------------------------------------
@@ -514,10 +594,9 @@ def _xml_text(text: str) -> str:
 
 def _control_free(text: str) -> str:
     """Text from the database or the models' code, its control characters
-    (escape sequences, say) spelled out rather than obeyed."""
-    return "".join(
-        c if (c >= " " and not "\x7f" <= c <= "\x9f") or c in "\n\r\t" else f"\\x{ord(c):02x}" for c in text
-    )
+    (escape sequences, say) spelled out rather than obeyed; line ends and
+    tabs are left to the format's own escaping."""
+    return spelled_out(text, keep="\n\r\t")
 
 
 def github_data(text: str) -> str:
@@ -633,9 +712,9 @@ def render_inspect(inspected: InspectReport, output: Output) -> None:
     """inspect for people: the model's figures, then each list capped."""
     model, limit, out = inspected.model, inspected.limit, output.out
     mixin = mixin_label(model.mixin, model.mixin_class)
-    out.print(f"[bold]{escape(model.model)}[/] (table {escape(model.table)}, mixin {escape(mixin)}) in {escape(inspected.database)}", soft_wrap=True)
+    out.print(f"[bold]{output.safe(model.model)}[/] (table {output.safe(model.table)}, mixin {output.safe(mixin)}) in {output.safe(inspected.database)}", soft_wrap=True)
     if model.status is not Status.OK:
-        out.print(f"  [red]{escape(model.status.value)}[/]: {escape(model.error or '')}", soft_wrap=True)
+        out.print(f"  [red]{output.safe(model.status.value)}[/]: {output.safe(model.error or '')}", soft_wrap=True)
         return
     lookups = model.lookups
     figures = [
@@ -654,13 +733,13 @@ def render_inspect(inspected: InspectReport, output: Output) -> None:
         )
     out.print("  " + " · ".join(figures), soft_wrap=True)
     if model.populate_error:
-        out.print(f"  [red]populate error[/]: {escape(model.populate_error)}", soft_wrap=True)
+        out.print(f"  [red]populate error[/]: {output.safe(model.populate_error)}", soft_wrap=True)
     if model.lookup_error:
-        out.print(f"  [red]lookup error[/]: {escape(model.lookup_error)}", soft_wrap=True)
+        out.print(f"  [red]lookup error[/]: {output.safe(model.lookup_error)}", soft_wrap=True)
     if model.phases:
-        out.print("  phases: " + " · ".join(f"{escape(n)} {human_seconds(s)}" for n, s in model.phases.items()))
+        out.print("  phases: " + " · ".join(f"{output.safe(n)} {human_seconds(s)}" for n, s in model.phases.items()))
     for note in model_notes(model):
-        out.print(f"  note: {escape(note)}", soft_wrap=True)
+        out.print(f"  note: {output.safe(note)}", soft_wrap=True)
 
     def section(title: str, items: list, line: Callable[[Any], str]) -> None:
         colour = "red" if items else "green"
@@ -671,22 +750,27 @@ def render_inspect(inspected: InspectReport, output: Output) -> None:
 
     section(
         "Collisions", model.collisions,
-        lambda c: f"key {escape(format_key(c.key))}  ids {escape(ids_text(c.ids, 50))}  kept {c.kept_id}"
-        + (f"  {escape(differs_text(c.differs))}" if c.differs else ""),
+        lambda c: f"key {output.safe(format_key(c.key))}  ids {output.safe(ids_text(c.ids, 50))}  kept {output.safe(c.kept_id)}"
+        + (f"  {output.safe(differs_text(c.differs))}" if c.differs else ""),
     )
-    section("Key errors", model.key_errors, lambda e: f"id {e.id}  {escape(e.error)}")
+    section("Key errors", model.key_errors, lambda e: f"id {output.safe(e.id)}  {output.safe(e.error)}")
     out.print(f"\n[bold]None keys[/] ({len(model.none_keys):,})")
     if model.none_keys:
-        out.print("  ids " + escape(ids_text(model.none_keys, limit)), soft_wrap=True)
-    section("Merge failures", model.merge_failures, lambda e: f"id {e.id}  {escape(e.error)}")
+        out.print("  ids " + output.safe(ids_text(model.none_keys, limit)), soft_wrap=True)
+    section(
+        "Unreachable keys", model.unreachable_keys,
+        lambda u: f"key {output.safe(format_key(u.key))}  id {output.safe(u.id)}  {output.safe(u.error)}",
+    )
+    section("Merge failures", model.merge_failures, lambda e: f"id {output.safe(e.id)}  {output.safe(e.error)}")
     out.print("\n[bold]Key types[/]")
     types = list(inspected.key_types.items())
     if types:
-        out.print("  " + escape(", ".join(f"{shape}: {n:,}" for shape, n in types[:limit])), soft_wrap=True)
+        out.print("  " + output.safe(", ".join(f"{shape}: {n:,}" for shape, n in types[:limit])), soft_wrap=True)
     _more(output, min(limit, len(types)), len(types))
     if inspected.stats:
         out.print("\n[bold]Mixin statistics[/]")
-        out.print("  " + " · ".join(f"{name} {value}" for name, value in inspected.stats.items()), soft_wrap=True)
+        stats = " · ".join(f"{output.safe(name)} {output.safe(value)}" for name, value in inspected.stats.items())
+        out.print("  " + stats, soft_wrap=True)
     entries = inspected.entries
     out.print(f"\n[bold]Entries[/] (first {len(entries):,} of {count(model.cached_keys)})")
     if entries:
@@ -694,7 +778,7 @@ def render_inspect(inspected: InspectReport, output: Output) -> None:
         for column in ("Key", "Id", "Object"):
             table.add_column(column)
         for entry in entries:
-            table.add_row(escape(format_key(entry.key)), str(entry.id), escape(entry.repr))
+            table.add_row(output.safe(format_key(entry.key)), output.safe(entry.id), output.safe(entry.repr))
         out.print(table)
 
 
@@ -702,28 +786,28 @@ def render_inspect(inspected: InspectReport, output: Output) -> None:
 def render_lookup(report: LookupReport, output: Output) -> None:
     """lookup for people: where the row came from, its values, the timings."""
     console = output.out
-    what = f"{escape(report.model)} {'id' if report.by == 'id' else 'key'} {escape(format_key(report.key))}"
+    what = f"{output.safe(report.model)} {'id' if report.by == 'id' else 'key'} {output.safe(format_key(report.key))}"
     if not report.found:
         console.print(f"{what}: [red]not found[/]", soft_wrap=True)
         if report.error:
-            console.print(f"  error: {escape(report.error)}", soft_wrap=True)
+            console.print(f"  error: {output.safe(report.error)}", soft_wrap=True)
         if report.suggestions:
-            console.print("  closest keys: " + ", ".join(escape(repr(s)) for s in report.suggestions), soft_wrap=True)
+            console.print("  closest keys: " + ", ".join(output.safe(safe_repr(s)) for s in report.suggestions), soft_wrap=True)
         return
     source = "[green]cache[/]" if report.source == "cache" else "[yellow]database[/]"
-    console.print(f"{what}: found in {source}, id {report.id}", soft_wrap=True)
+    console.print(f"{what}: found in {source}, id {output.safe(report.id)}", soft_wrap=True)
     if report.reason:
-        console.print(f"  not from the cache because {escape(report.reason)}", soft_wrap=True)
+        console.print(f"  not from the cache because {output.safe(report.reason)}", soft_wrap=True)
     if report.shadows:
-        console.print(f"  [red]this key shadows rows[/] {escape(ids_text(report.shadows, 50))}", soft_wrap=True)
+        console.print(f"  [red]this key shadows rows[/] {output.safe(ids_text(report.shadows, 50))}", soft_wrap=True)
     if report.merge is not None:
-        merge = "[green]ok[/]" if report.merge.ok else f"[red]failed[/]: {escape(report.merge.error or '')}"
+        merge = "[green]ok[/]" if report.merge.ok else f"[red]failed[/]: {output.safe(report.merge.error or '')}"
         console.print(f"  merge into a second session: {merge}", soft_wrap=True)
     table = Table(show_edge=False, pad_edge=False)
     table.add_column("Column")
     table.add_column("Value")
     for name, value in (report.values or {}).items():
-        table.add_row(escape(name), escape(json.dumps(value, ensure_ascii=False)))
+        table.add_row(output.safe(name), output.safe(json.dumps(value, ensure_ascii=False)))
     console.print(table)
     timing = []
     if report.cache_us is not None:
@@ -749,12 +833,12 @@ def render_change(report: ChangeReport, output: Output) -> None:
     done = {"install": "Installed change capture", "uninstall": "Removed change capture",
             "invalidate": "Invalidated"}[report.action]
     out = output.out
-    out.print(f"{done} on {escape(report.database)} ({report.backend})", soft_wrap=True)
+    out.print(f"{done} on {output.safe(report.database)} ({report.backend})", soft_wrap=True)
     for table in report.tables:
-        out.print(f"  {escape(table)}", soft_wrap=True)
+        out.print(f"  {output.safe(table)}", soft_wrap=True)
     for verb, names in (("created", report.created), ("removed", report.removed)):
         for name in names:
-            out.print(f"  {verb}: {escape(name)}", soft_wrap=True)
+            out.print(f"  {verb}: {output.safe(name)}", soft_wrap=True)
     if report.action == "install" and not report.created:
         out.print("  nothing to change: already installed")
 
@@ -763,20 +847,20 @@ def render_change(report: ChangeReport, output: Output) -> None:
 def render_coherence_status(report: StatusReport, output: Output) -> None:
     """coherence status: one row per table, the listeners, the warnings."""
     capture = "database triggers" if report.installed else "not installed (ORM fallback: raw SQL invisible)"
-    table = Table(title=f"Coherence on {escape(report.database)}: capture {capture}", title_justify="left")
+    table = Table(title=f"Coherence on {output.safe(report.database)}: capture {capture}", title_justify="left")
     for name, justify in (("Model", "left"), ("Table", "left"), ("Trigger", "left"), ("Generation", "right"),
                           ("Commits/min", "right")):
         table.add_column(name, justify=justify)
     for row in report.tables:
-        trigger = escape(row.trigger) if row.trigger else "[red]missing[/]"
-        table.add_row(escape(row.model), escape(row.table), trigger, count(row.generation),
+        trigger = output.safe(row.trigger) if row.trigger else "[red]missing[/]"
+        table.add_row(output.safe(row.model), output.safe(row.table), trigger, count(row.generation),
                       count(row.commits_last_minute))
     output.out.print(table)
     if report.backend == "postgresql":
         output.out.print(f"Listeners: {len(report.listeners)}; notification queue {report.queue_usage:.1%} used")
         for listener in report.listeners:
-            output.out.print(f"  pid {listener['pid']} from {escape(str(listener['client']))} since "
-                             f"{escape(listener['backend_start'])}", soft_wrap=True)
+            output.out.print(f"  pid {output.safe(listener['pid'])} from {output.safe(listener['client'])} since "
+                             f"{output.safe(listener['backend_start'])}", soft_wrap=True)
     for warning in report.warnings:
         output.warning(warning)
 
@@ -785,4 +869,4 @@ def render_coherence_status(report: StatusReport, output: Output) -> None:
 def render_watch_event(event: WatchEvent, output: Output) -> None:
     delay = "-" if event.delay_ms is None else f"{event.delay_ms:,.1f} ms"
     txid = "-" if event.txid is None else event.txid
-    output.out.print(f"{escape(event.table)}  txid {txid}  pid {event.sender_pid}  delay {delay}", soft_wrap=True)
+    output.out.print(f"{output.safe(event.table)}  txid {txid}  pid {output.safe(event.sender_pid)}  delay {delay}", soft_wrap=True)

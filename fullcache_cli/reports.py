@@ -43,6 +43,7 @@ KINDS = (
     "key_error",
     "collision",
     "none_key",
+    "unreachable_key",
     "merge_failure",
     "lookup_error",
     "slow",
@@ -56,6 +57,20 @@ ROW_KINDS = frozenset({"key_error", "merge_failure"})
 UNREADABLE_KINDS = frozenset({"unreadable", "not_run"})
 
 
+def safe_repr(value: Any) -> str:
+    """``repr(value)``, whatever its ``__repr__`` does: one that raises gives
+    a description instead (a report is written whatever a key's repr does)."""
+    try:
+        text = repr(value)
+        if isinstance(text, str):
+            return text
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:
+        return f"<{type(value).__name__}: repr failed: {type(error).__name__}>"
+    return f"<{type(value).__name__}: repr is not text>"
+
+
 def json_key(key: Any) -> Any:
     """A cache key as a JSON value: scalars as themselves, tuples as arrays,
     anything else as its repr."""
@@ -65,7 +80,7 @@ def json_key(key: Any) -> Any:
         return key if math.isfinite(key) else repr(key)
     if isinstance(key, tuple):
         return [json_key(part) for part in key]
-    return repr(key)
+    return safe_repr(key)
 
 
 def json_value(value: Any) -> Any:
@@ -99,6 +114,19 @@ class RowError:
 
 
 @dataclass
+class UnreachableKey:
+    """A cached key no lookup can find: not equal to itself (NaN), or its
+    hash is not the one it was cached under."""
+
+    key: Any
+    id: Any
+    error: str
+
+    def to_json(self) -> dict:
+        return {"key": json_key(self.key), "id": self.id, "error": self.error}
+
+
+@dataclass
 class Lookups:
     """Hit timings through the model's own lookup, against a primary-key query."""
 
@@ -123,9 +151,19 @@ def plural(count: int, noun: str, nouns: Optional[str] = None) -> str:
     return f"{count:,} {noun if count == 1 else (nouns or noun + 's')}"
 
 
+def _id_text(value: Any) -> str:
+    """An id as text, whatever its ``__str__`` does."""
+    try:
+        return value if isinstance(value, str) else str(value)
+    except KeyboardInterrupt:
+        raise
+    except BaseException:
+        return safe_repr(value)
+
+
 def ids_text(ids: list, limit: int = 8) -> str:
     """Ids as people read them: the first ``limit`` and a count of the rest."""
-    shown = ", ".join(str(i) for i in ids[:limit])
+    shown = ", ".join(_id_text(i) for i in ids[:limit])
     return shown + (f", … (+{len(ids) - limit:,})" if len(ids) > limit else "")
 
 
@@ -256,6 +294,7 @@ class ModelReport:
     collisions: List[Collision] = field(default_factory=list)
     none_keys: List[Any] = field(default_factory=list)
     key_errors: List[RowError] = field(default_factory=list)
+    unreachable_keys: List[UnreachableKey] = field(default_factory=list)
     populate_error: Optional[str] = None
     merge_failures: List[RowError] = field(default_factory=list)
     warm_seconds: Optional[float] = None  # the model's populate_cache
@@ -291,6 +330,7 @@ class ModelReport:
         found += [Problem(self.model, "collision", list(c.ids), key=c.key, differs=c.differs) for c in self.collisions]
         if len(self.none_keys) > 1:
             found.append(Problem(self.model, "none_key", list(self.none_keys), error="rows share the key None"))
+        found += [Problem(self.model, "unreachable_key", [u.id], key=u.key, error=u.error) for u in self.unreachable_keys]
         found += [Problem(self.model, "merge_failure", [m.id], error=m.error) for m in self.merge_failures]
         if self.lookup_error:
             found.append(Problem(self.model, "lookup_error", error=self.lookup_error))
@@ -322,6 +362,7 @@ class ModelReport:
             "collisions": [c.to_json() for c in self.collisions],
             "none_keys": list(self.none_keys),
             "key_errors": [e.to_json() for e in self.key_errors],
+            "unreachable_keys": [u.to_json() for u in self.unreachable_keys],
             "populate_error": self.populate_error,
             "merge_failures": [m.to_json() for m in self.merge_failures],
             "warm_seconds": self.warm_seconds,

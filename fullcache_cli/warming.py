@@ -28,11 +28,11 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from .analysis import cached_objects, key_problems, model_caches, row_id
+from .analysis import cached_objects, key_problems, model_caches, row_id, unreachable_keys
 from .baseline import Baseline, apply_baseline, load_baseline
 from .database import Database, connection_for, connection_lost, count_rows, session_on
 from .defaults import DEFAULT_MERGE_CHECK_SECONDS
-from .errors import UsageError
+from .errors import UsageError, reraise_interrupt
 from .loading import CachedModel, resolve_models
 from .memory import cache_memory, count_copies, evenly
 from .merge_check import check_merges
@@ -124,6 +124,11 @@ def warm_on(
         except _ConnectionLost as error:
             lost = str(error)
             report = _base_report(model, Status.ERROR, lost)
+        except BaseException as error:
+            # Whatever the model's code raised where warm did not expect it
+            # (SystemExit, a proxy's error...) is that model's alone.
+            reraise_interrupt(error)
+            report = _base_report(model, Status.ERROR, f"warming {model.name} failed: {database.describe(error)}")
         reports.append(report)
         if progress is not None:
             progress.model_finished(report)
@@ -352,7 +357,9 @@ class _Observer:
         try:
             with self.rows_progress(session):
                 cls.populate_cache(session)
-        except Exception as error:
+        except BaseException as error:
+            # sys.exit(), argparse, CancelledError: the model failed, the run goes on.
+            reraise_interrupt(error)
             self.fail_if_lost(error)
             self.report.populate_error = self.describe(error)
             if isinstance(error, sa_exc.DBAPIError) or not session.is_active:
@@ -404,6 +411,7 @@ class _Observer:
         self.phases.enter("keys")
         keys = key_problems(self.every_row(session, cached), key_cache, self.describe)
         report.collisions, report.key_errors, report.none_keys = keys.collisions, keys.key_errors, keys.none_keys
+        report.unreachable_keys = unreachable_keys(key_cache, self.describe)
         self.phases.enter("memory")
         memory = cache_memory(id_cache, key_cache, owner=self.cls, objects=cached)
         report.memory_bytes = memory.own_bytes
@@ -441,8 +449,11 @@ class _Observer:
                 for obj in result.scalars():
                     if row_id(obj) not in seen:
                         rows.append(obj)
-            except Exception as error:
+            except BaseException as error:
+                reraise_interrupt(error)
                 self.fail_if_lost(error)
+                # Not fully read: an error, never "ok" beside an error message.
+                self.report.status = Status.ERROR
                 self.report.error = f"rows that populate did not load cannot be read: {self.describe(error)}"
         return rows
 
@@ -483,7 +494,8 @@ class _Observer:
             cache_p50, cache_p99 = p50_p99(cache_us)
             db_p50, db_p99 = p50_p99(db_us) if db_us else (None, None)
             report.lookups = Lookups(len(cache_us), cache_p50, cache_p99, db_p50, db_p99)
-        except Exception as error:
+        except BaseException as error:
+            reraise_interrupt(error)
             self.fail_if_lost(error)
             report.lookup_error = self.describe(error)
         finally:

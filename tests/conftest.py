@@ -418,6 +418,19 @@ def faulty_url(database_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def outputs_url(database_url: str) -> Iterator[str]:
+    """A fresh database holding tests/apps/outputs.py's tables and rows; its
+    CONTROL and caches are reset after the test."""
+    from tests.apps import outputs
+    from tests.helpers import filled
+
+    yield filled(database_url, outputs.fill)
+    outputs.CONTROL["password"] = outputs.DEFAULT_PASSWORD
+    for model in outputs.MODELS:
+        model.reset_cache()
+
+
+@pytest.fixture
 def probes_url(database_url: str) -> Iterator[str]:
     """A fresh database holding tests/apps/probes.py's tables and rows, with
     ``CONTROL["url"]`` set to it; CONTROL and caches are cleared after."""

@@ -71,8 +71,9 @@ def test_writing_models_leave_every_table_unchanged(writers_url, backend, comman
 
     assert "Traceback" not in result.output, result.output
     assert "unexpected" not in result.output, result.output
-    # warm could read every model; check found the problems below.
-    assert result.exit_code == (0 if command == "warm" else 1), result.output
+    # warm could read every model but, on PostgreSQL, the one that ended the
+    # transaction (its rows cannot be read again); check found the problems below.
+    assert result.exit_code == (0 if command == "warm" and backend == "sqlite" else 1), result.output
     assert set(writers.attempted) == EVERY_WRITE
     assert checksum(writers_url) == before, f"written: {writers.written}"
     assert writers.written == []
@@ -89,6 +90,9 @@ def test_writing_models_leave_every_table_unchanged(writers_url, backend, comman
         "PendingRollbackError: This Session's transaction has been rolled back")
     failed_populates = {name: m["populate_error"] for name, m in models.items() if m["populate_error"]}
     assert failed_populates == ({} if backend == "sqlite" else {"CommitsConnection": IN_FAILED_TRANSACTION})
+    unread = {name: m["error"] for name, m in models.items() if m["status"] != "ok"}
+    assert unread == ({} if backend == "sqlite" else {
+        "CommitsConnection": f"rows that populate did not load cannot be read: {IN_FAILED_TRANSACTION}"})
 
 
 def test_writing_models_leave_every_table_unchanged_through_the_library(writers_url, backend):
@@ -137,18 +141,25 @@ def test_inspect_lookup_and_models_of_writing_models_leave_every_table_unchanged
     ]
     # Lookups that find nothing (exit 1): Mutates' cache_key() changed every
     # key; the hook of HookWriter fails in the transaction its refused write
-    # spoiled; on PostgreSQL, CommitsConnection's populate fails the same way.
+    # spoiled; on PostgreSQL, CommitsConnection's populate fails the same way
+    # (and its rows cannot be read again: inspect exits 1 too).
     not_found = {("lookup", "Mutates", "Mutates-1"): 1, ("lookup", "HookWriter", "no such key"): 1,
                  ("lookup", "HookWriter", "2", "--id"): 1}
     if backend == "postgresql":
         not_found[("lookup", "CommitsConnection", "CommitsConnection-1")] = 1
+        not_found[("inspect", "CommitsConnection")] = 1
+    unreadable = {("lookup", "CommitsConnection", "CommitsConnection-1")} if backend == "postgresql" else set()
     for run in runs:
         for model in writers.MODELS:
             model.reset_cache()
         result = invoke(*run, "--models", WRITERS, "--database-url", writers_url)
         assert "Traceback" not in result.output, (run, result.output)
         assert "unexpected" not in result.output, (run, result.output)
-        assert result.stderr == "", (run, result.stderr)
+        if tuple(run) in unreadable:
+            assert result.stderr.startswith("Error: CommitsConnection cannot be looked up: rows that populate did "
+                                            f"not load cannot be read: {IN_FAILED_TRANSACTION}"), result.stderr
+        else:
+            assert result.stderr == "", (run, result.stderr)
         assert result.exit_code == not_found.get(tuple(run), 0), (run, result.output)
     assert set(writers.attempted) == EVERY_WRITE
     assert checksum(writers_url) == before, f"written: {writers.written}"

@@ -67,8 +67,8 @@ MUTATIONS = [
     Mutation(
         "M2", "password masking disabled (SQLite only)",
         "fullcache_cli/masking.py",
-        '    """``text`` with ``password`` (plain and URL-quoted) masked."""\n',
-        '    """``text`` with ``password`` (plain and URL-quoted) masked."""\n    return text\n',
+        "    if not text:\n        return text\n",
+        "    return text\n",
         ["tests/test_cli_masking.py", "tests/test_library.py", *CLI_TESTS],
         ["-m", "not postgresql"],
     ),
@@ -179,9 +179,10 @@ MUTATIONS = [
         ["tests/test_cli_options.py", *CLI_TESTS],
     ),
     Mutation(
-        "P9", "a short password masked wherever its letters appear",
-        "fullcache_cli/masking.py", "        if len(form) >= SHORT_PASSWORD:", "        if True:",
-        CLI_TESTS,
+        "P9", "a known password masked wherever its letters appear",
+        "fullcache_cli/masking.py",
+        '                text = text.replace(f":{form}@", f":{MASK}@")', "                text = text.replace(form, MASK)",
+        ["tests/test_cli_masking.py", *CLI_TESTS],
     ),
     Mutation(
         "P10", "the models' log records printed whole, not one line",
