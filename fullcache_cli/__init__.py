@@ -1,8 +1,8 @@
 """fullcache: warm, check and measure whole-table caches of SQLAlchemy models.
 
 ``from fullcache_cli import HasFullTableCache`` gives the mixin; ``warm``,
-``check``, ``inspect_model`` and ``lookup`` give the reports the command line
-prints; ``fullcache_cli.coherence.start(...)`` keeps the caches coherent
+``check``, ``inspect_model``, ``lookup`` and ``verify`` give the reports the
+command line prints; ``fullcache_cli.coherence.start(...)`` keeps the caches coherent
 across processes. Names load on first use, so ``fullcache --help`` never
 imports SQLAlchemy.
 """
@@ -27,6 +27,7 @@ _EXPORTS = {
     "check": "fullcache_cli.warming",
     "inspect_model": "fullcache_cli.inspecting",
     "lookup": "fullcache_cli.lookups",
+    "verify": "fullcache_cli.verifying",
 }
 
 # Modules reachable as attributes: ``fullcache_cli.coherence.start(...)``.

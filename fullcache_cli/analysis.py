@@ -2,17 +2,23 @@
 class, its caches and its rows: no database, no session of the caller's.
 
 Unit tests call them on plain Python classes or transient mapped objects;
-warming.py runs them on what a real populate built.
+warming.py runs them on what a real populate built, verifying.py
+(``Comparison``) on the caches as they are and the table's rows read now.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Sequence
+
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.base import instance_state
 
 from .errors import describe as describe_error
 from .errors import reraise_interrupt
-from .reports import Collision, ModelReport, RowError, UnreachableKey, safe_repr
+from .reports import Collision, KeyDrift, ModelReport, RowError, StaleRow, UnreachableKey, safe_repr
 from .row_values import differing_columns
 
 Describe = Callable[[BaseException], str]
@@ -177,3 +183,236 @@ def lost_reason(row: Any, warmed: ModelReport) -> str:
         if failure.id == row:
             return f"the cached copy cannot be merged: {failure.error}"
     return "the row is not in the cache"
+
+
+# -- verify: the caches against their table read now -------------------------
+
+
+class Comparison:
+    """The comparison of one model's caches with its table, fed the table's
+    rows one at a time (``add``), then closed with ``finish``.
+
+    Needs no database itself: ``finish`` is given ``present(primary_keys,
+    objects)``, which says which of those rows the table has (with each row
+    as an object when ``objects``), used only when the counts show that
+    cached rows are gone or keys point elsewhere.
+    """
+
+    batch_size = 1000  # primary keys asked of ``present`` at a time
+
+    def __init__(self, cls: type, id_cache: dict, key_cache: dict) -> None:
+        self.cls = cls
+        self.id_cache = id_cache
+        self.key_cache = key_cache
+        self.columns = [attr.key for attr in sa_inspect(cls).column_attrs]
+        self.rows = 0
+        self.matched = 0  # table rows found in the id cache
+        self.confirmed = 0  # table rows the key cache serves under their key
+        self.stale: List[StaleRow] = []
+        self.missing: List[Any] = []
+        self.extra: List[Any] = []
+        self.key_drift: List[KeyDrift] = []
+        self.unloaded = 0
+        # Rows whose key does not lead to them (collisions, None keys, key
+        # errors, new keys): row id -> their key now.
+        self.unserved: Dict[Any, Any] = {}
+        # Keys held for one row that another row has now: key -> those rows.
+        self.holders: Dict[Any, List[Any]] = {}
+
+    def add(self, row: Any) -> None:
+        """Compare one row of the table (an object loaded now)."""
+        self.rows += 1
+        this_id = row_id(row)
+        cached = _get(self.id_cache, this_id)
+        changes: Dict[str, tuple] = {}
+        if cached is None:
+            self.missing.append(this_id)
+        else:
+            self.matched += 1
+            changes = self.changes(cached, row)
+        key = _key_of(row)
+        if changes:
+            old_key = _key_with(row, changes)
+            self.stale.append(StaleRow(this_id, changes, not _same(old_key, key), old_key, key))
+        held = _get(self.key_cache, key) if not isinstance(key, _KeyError) else None
+        if held is not None and _same(row_id(held), this_id):
+            self.confirmed += 1
+            return
+        self.unserved[this_id] = key
+        if held is not None:
+            self.holders.setdefault(key, []).append(this_id)
+
+    def changes(self, cached: Any, row: Any) -> Dict[str, tuple]:
+        """The mapped columns whose cached value differs from the table's."""
+        try:
+            cached_values = instance_state(cached).dict
+        except Exception:
+            cached_values = getattr(cached, "__dict__", {})
+        table_values = instance_state(row).dict
+        changes = {}
+        unloaded = False
+        for name in self.columns:
+            if name not in cached_values:
+                unloaded = True
+                continue
+            if name not in table_values:
+                continue  # deferred, and not loaded by the stream either
+            old, new = cached_values[name], table_values[name]
+            if not _same(old, new):
+                changes[name] = (old, new)
+        self.unloaded += unloaded
+        return changes
+
+    def finish(self, present: Callable[[Sequence[tuple], bool], Dict[tuple, Any]]) -> None:
+        """Find the cached ids no longer in the table and the drifted keys.
+        Another thread of the application may add to the caches meanwhile (a
+        lookup hook's row): the passes over them then start again."""
+        for attempt in range(3):
+            try:
+                if self.matched < len(self.id_cache):
+                    self.extra = self.gone_ids(present)
+                if self.confirmed < len(self.key_cache):
+                    self.key_drift = self.drifted_keys(present)
+                break
+            except RuntimeError:  # a dict changed size during iteration
+                if attempt == 2:
+                    raise
+        self.stale.sort(key=lambda s: _order(s.id))
+        self.missing, self.extra = _sorted(self.missing), _sorted(self.extra)
+
+    def gone_ids(self, present: Callable[[Sequence[tuple], bool], Dict[tuple, Any]]) -> List[Any]:
+        gone = []
+        expected = len(self.id_cache) - self.matched
+        for batch in _batches(self.id_cache.items(), self.batch_size):
+            identities = {}
+            for cached_id, obj in batch:
+                identity = _identity(obj)
+                if identity is None:
+                    gone.append(cached_id)  # an object that was never a row
+                else:
+                    identities[cached_id] = identity
+            found = present(list(identities.values()), False) if identities else {}
+            gone += [cached_id for cached_id, identity in identities.items() if identity not in found]
+            if len(gone) >= expected:
+                break
+        return gone
+
+    def drifted_keys(self, present: Callable[[Sequence[tuple], bool], Dict[tuple, Any]]) -> List[KeyDrift]:
+        """Key-cache entries whose row is gone or has another key now."""
+        gone = _Members(self.extra)
+
+        def moved(key: Any, held_id: Any) -> bool:
+            now = _get(self.unserved, held_id, _SERVED)
+            return held_id in gone or (now is not _SERVED and not _same(now, key))
+
+        def entry(key: Any, held_id: Any) -> KeyDrift:
+            return KeyDrift(key, held_id, _sorted(self.holders.get(key, [])))
+
+        drifted = [entry(key, row_id(obj)) for key, obj in self.key_cache.items() if moved(key, row_id(obj))]
+        # Every row served under its key confirmed one entry; entries left
+        # over point to a row that is not in the table, or share their row
+        # with another entry: read those rows again and compute their keys
+        # (a second pass, rather than a list of every undecided entry).
+        if len(drifted) < len(self.key_cache) - self.confirmed:
+            undecided = (
+                (key, obj, held_id)
+                for key, obj in self.key_cache.items()
+                for held_id in (row_id(obj),)
+                if not moved(key, held_id)
+            )
+            for batch in _batches(undecided, self.batch_size):
+                identities = [_identity(obj) for _, obj, _ in batch]
+                found = present([i for i in identities if i is not None], True)
+                for (key, obj, held_id), identity in zip(batch, identities):
+                    row = found.get(identity) if identity is not None else None
+                    if row is None or not _same(_key_of(row), key):
+                        drifted.append(entry(key, held_id))
+        drifted.sort(key=lambda d: _order(d.cached_id))
+        return drifted
+
+
+class _KeyError:
+    """A key that could not be computed or hashed."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+    def __repr__(self) -> str:
+        return f"<key error: {self.error}>"
+
+    def __eq__(self, other: Any) -> bool:
+        return isinstance(other, _KeyError) and other.error == self.error
+
+    def __hash__(self) -> int:
+        return hash(self.error)
+
+
+def _key_of(row: Any) -> Any:
+    try:
+        key = row.cache_key()
+        hash(key)
+    except Exception as error:
+        return _KeyError(describe_error(error))
+    return key
+
+
+def _key_with(row: Any, changes: Dict[str, tuple]) -> Any:
+    """The key the row had with its cached values (computed on the row read
+    now, given the cached values, never on the application's object)."""
+    for name, (cached, _) in changes.items():
+        set_committed_value(row, name, cached)
+    try:
+        return _key_of(row)
+    finally:
+        for name, (_, now) in changes.items():
+            set_committed_value(row, name, now)
+
+
+def _identity(obj: Any) -> Optional[tuple]:
+    try:
+        key = instance_state(obj).key
+    except Exception:
+        return None
+    return key[1] if key is not None else None
+
+
+def _get(cache: dict, key: Any, default: Any = None) -> Any:
+    try:
+        return cache.get(key, default)
+    except Exception:  # unhashable, or a key whose __eq__ raises
+        return default
+
+
+_SERVED = object()
+
+
+class _Members:
+    """A set that answers False for what cannot be hashed."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self._items = dict.fromkeys(items)
+
+    def __contains__(self, item: Any) -> bool:
+        return _get(self._items, item, _SERVED) is not _SERVED
+
+
+def _same(a: Any, b: Any) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:
+        return False
+
+
+def _order(value: Any) -> tuple:
+    return (str(type(value)), value if value is not None else 0)
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list]:
+    iterator = iter(items)
+    while True:
+        batch = list(itertools.islice(iterator, size))
+        if not batch:
+            return
+        yield batch

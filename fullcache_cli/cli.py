@@ -589,19 +589,26 @@ def _remember_junit(ctx: click.Context, _param: Any, value: Optional[str]) -> Op
     is_eager=True,  # known before any other option can fail
     help="Also write one JUnit test case per model here (an error case for a model not read).",
 )
+@click.option(
+    "--verify",
+    "verify_after",
+    is_flag=True,
+    help="Then compare the warmed caches with their tables (as fullcache verify): drift is a problem.",
+)
 @limit_option
 @merge_check_option
 @command_options(formats=("table", "json", "github", "markdown"))
 def check(
-    ctx: click.Context, names, allowed, max_warm_seconds, baseline, write_baseline, max_growth, junit_xml, limit,
-    merge_check_seconds, target: Target, output,
+    ctx: click.Context, names, allowed, max_warm_seconds, baseline, write_baseline, max_growth, junit_xml,
+    verify_after, limit, merge_check_seconds, target: Target, output,
 ) -> None:
     """CI gate: warm, then exit 1 if a problem was found that is neither
     allowed nor known from the baseline.
 
     Problems: collisions, key errors, a None key shared by rows, populate
     errors, merge failures, unreadable models (and slow ones, with
-    --max-warm-seconds; grown ones, with --max-growth). With --format github
+    --max-warm-seconds; grown ones, with --max-growth; drifted ones, with
+    --verify). With --format github
     each problem is an annotation, and $GITHUB_STEP_SUMMARY gets a Markdown
     summary when set.
 
@@ -628,7 +635,7 @@ def check(
     report = _warm(
         output, target, names, allow=allowed, max_warm_seconds=max_warm_seconds, baseline=known,
         max_growth=max_growth, quiet=write_baseline is not None and known is None,
-        merge_check_seconds=merge_check_seconds,
+        merge_check_seconds=merge_check_seconds, verify=verify_after,
     )
     if write_baseline is not None:
         baselines.write_baseline(report, write_baseline)
@@ -772,11 +779,13 @@ def main() -> None:
     finish(code)
 
 
-def _add_coherence_commands() -> None:
-    from .cli_coherence import COMMANDS
+def _add_commands() -> None:
+    """The commands kept in modules of their own."""
+    from .cli_coherence import COMMANDS as COHERENCE
+    from .cli_verify import COMMANDS as VERIFY
 
-    for command in COMMANDS:
+    for command in COHERENCE + VERIFY:
         cli.add_command(command)
 
 
-_add_coherence_commands()
+_add_commands()

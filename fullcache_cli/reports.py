@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Tuple
 
 from .defaults import DEFAULT_LIMIT, DEFAULT_REPEAT
 
@@ -24,6 +24,8 @@ SCHEMA = "fullcache.report/1"
 MODELS_SCHEMA = "fullcache.models/1"
 INSPECT_SCHEMA = "fullcache.inspect/1"
 LOOKUP_SCHEMA = "fullcache.lookup/1"
+VERIFY_SCHEMA = "fullcache.verify/1"
+VERIFY_SCOPE = "mapped column values of the cached objects; relationships are not compared"
 COHERENCE_STATUS_SCHEMA = "fullcache.coherence-status/1"
 COHERENCE_CHANGE_SCHEMA = "fullcache.coherence-change/1"
 
@@ -48,6 +50,7 @@ KINDS = (
     "lookup_error",
     "slow",
     "growth",
+    "drift",  # check --verify: the caches differ from their tables
 )
 
 # Kinds that concern one row, named by its id.
@@ -279,8 +282,9 @@ def allows(rules: FrozenSet[str], problem: Problem) -> bool:
 
 
 @dataclass
-class ModelReport:
-    """What warming one model observed."""
+class PerModel:
+    """What every per-model report starts with: the model, and whether it
+    could be read."""
 
     model: str
     table: str
@@ -288,6 +292,16 @@ class ModelReport:
     mixin_class: str
     status: Status = Status.OK
     error: Optional[str] = None
+
+    def head_json(self) -> dict:
+        fields = ("model", "table", "mixin", "mixin_class", "status", "error")
+        return {name: getattr(self, name) for name in fields} | {"status": self.status.value}
+
+
+@dataclass
+class ModelReport(PerModel):
+    """What warming one model observed."""
+
     rows: Optional[int] = None
     cached_ids: Optional[int] = None
     cached_keys: Optional[int] = None
@@ -350,12 +364,7 @@ class ModelReport:
 
     def to_json(self) -> dict:
         return {
-            "model": self.model,
-            "table": self.table,
-            "mixin": self.mixin,
-            "mixin_class": self.mixin_class,
-            "status": self.status.value,
-            "error": self.error,
+            **self.head_json(),
             "rows": self.rows,
             "cached_ids": self.cached_ids,
             "cached_keys": self.cached_keys,
@@ -409,11 +418,14 @@ class WarmReport:
     max_warm_seconds: Optional[float] = None
     max_growth: Optional[float] = None
     baseline: Optional[BaselineUse] = None
+    verified: Optional["VerifyReport"] = None  # check --verify
 
     def findings(self) -> List[Problem]:
         """Every problem found, those accepted included (``allowed``,
         ``known``), in the order of KINDS."""
         found = [p for m in self.models for p in m.problems(self.max_warm_seconds)]
+        if self.verified is not None:
+            found += [m.drift_problem() for m in self.verified.drifted]
         if self.baseline is not None:
             found += [Problem(p.model, p.kind, list(p.ids), p.key, p.error) for p in self.baseline.growth]
         for problem in found:
@@ -484,6 +496,7 @@ class WarmReport:
             "findings": [p.to_json() for p in findings],
             "problems": len(problems),
             "ok": not problems,
+            **({"verify": self.verified.to_json()} if self.verified is not None else {}),
         }
 
 
@@ -691,3 +704,123 @@ class WatchEvent:
     def to_json(self) -> dict:
         return {"table": self.table, "txid": self.txid, "sender_pid": self.sender_pid,
                 "delay_ms": self.delay_ms, "received_at": self.received_at}
+
+
+# -- verify ---------------------------------------------------------------------
+
+
+@dataclass
+class StaleRow:
+    """A cached row whose table row differs now."""
+
+    id: Any
+    columns: Dict[str, Tuple[Any, Any]]  # column -> (cached value, table value)
+    key_moved: bool
+    cached_key: Any
+    table_key: Any
+
+    def to_json(self) -> dict:
+        columns = {name: {"cached": json_value(old), "table": json_value(new)} for name, (old, new) in self.columns.items()}
+        return {
+            "id": self.id, "columns": columns, "key_moved": self.key_moved,
+            "cached_key": json_key(self.cached_key), "table_key": json_key(self.table_key),
+        }
+
+
+@dataclass
+class KeyDrift:
+    """A key-cache entry whose row no longer has that key: ``table_ids`` are
+    the rows that have it now (empty: none does)."""
+
+    key: Any
+    cached_id: Any
+    table_ids: List[Any]
+
+    def to_json(self) -> dict:
+        return {"key": json_key(self.key), "cached_id": self.cached_id, "table_ids": list(self.table_ids)}
+
+
+DRIFT_COUNTS = ("stale", "missing", "extra", "key_drift")
+
+
+@dataclass
+class ModelDrift(PerModel):
+    """How one model's caches compare with its table."""
+
+    populated: bool = False  # the caches were reset: verify populated them
+    populate_error: Optional[str] = None
+    rows: Optional[int] = None
+    cached_ids: Optional[int] = None
+    cached_keys: Optional[int] = None
+    stale: List[StaleRow] = field(default_factory=list)
+    missing: List[Any] = field(default_factory=list)
+    extra: List[Any] = field(default_factory=list)
+    key_drift: List[KeyDrift] = field(default_factory=list)
+    unloaded: int = 0  # cached objects with a mapped column not loaded (not compared)
+
+    @property
+    def drift(self) -> bool:
+        return bool(self.stale or self.missing or self.extra or self.key_drift)
+
+    def counts(self) -> Dict[str, int]:
+        return {name: len(getattr(self, name)) for name in DRIFT_COUNTS}
+
+    def drift_problem(self) -> Problem:
+        """``check --verify``'s problem for this model."""
+        n = self.counts()
+        return Problem(self.model, "drift", [s.id for s in self.stale] + self.missing + self.extra, error=(
+            f"caches differ from the table: {n['stale']:,} stale, {n['missing']:,} missing, {n['extra']:,} extra, "
+            f"{plural(n['key_drift'], 'key')} drifted"
+        ))
+
+    def to_json(self) -> dict:
+        return {
+            **self.head_json(),
+            "populated": self.populated,
+            "populate_error": self.populate_error,
+            "rows": self.rows,
+            "cached_ids": self.cached_ids,
+            "cached_keys": self.cached_keys,
+            "counts": self.counts(),
+            "drift": self.drift,
+            "stale": [s.to_json() for s in self.stale],
+            "missing": list(self.missing),
+            "extra": list(self.extra),
+            "key_drift": [k.to_json() for k in self.key_drift],
+            "unloaded": self.unloaded,
+        }
+
+
+@dataclass
+class VerifyReport:
+    """Every model's drift; ``ok`` when none drifted and all could be read."""
+
+    database: str
+    models: List[ModelDrift]
+    seconds: float = 0.0
+    after_seconds: Optional[float] = None  # the command line's wait after its warm
+
+    @property
+    def drifted(self) -> List[ModelDrift]:
+        return [m for m in self.models if m.drift]
+
+    @property
+    def ok(self) -> bool:
+        """Nothing drifted, and every model could be read."""
+        return not self.drifted and all(m.status is Status.OK for m in self.models)
+
+    def counts(self) -> Dict[str, int]:
+        return {name: sum(m.counts()[name] for m in self.models) for name in DRIFT_COUNTS}
+
+    def to_json(self) -> dict:
+        return {
+            "schema": VERIFY_SCHEMA,
+            "database": self.database,
+            "scope": VERIFY_SCOPE,
+            "after_seconds": self.after_seconds,
+            "seconds": self.seconds,
+            "models": [m.to_json() for m in self.models],
+            "counts": self.counts(),
+            "drifted_models": [m.model for m in self.drifted],
+            "ok": self.ok,
+        }

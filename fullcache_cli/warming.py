@@ -175,6 +175,7 @@ def check(
     max_warm_seconds: Optional[float] = None,
     baseline: "Baseline | str | os.PathLike | None" = None,
     max_growth: Optional[float] = None,
+    verify: bool = False,
     **options: Any,
 ) -> WarmReport:
     """``warm`` plus a verdict: ``report.ok`` is False when a problem was
@@ -184,7 +185,10 @@ def check(
     (``"Genre:collision"``); ``max_warm_seconds`` makes a slower model a
     problem; ``baseline`` (a path, or a loaded :class:`Baseline`) accepts the
     problems it lists, and ``max_growth`` makes a model whose warm time or
-    memory grew past that ratio of the baseline's a problem.
+    memory grew past that ratio of the baseline's a problem. With
+    ``verify``, the warmed caches are then compared with their tables
+    (``fullcache_cli.verify``, in a snapshot of its own): a model whose
+    caches differ is a ``drift`` problem.
     ``assert report.ok, report.summary()`` names every problem.
     """
     if max_growth is not None and baseline is None:
@@ -195,9 +199,14 @@ def check(
     for rule in rules:
         if rule.rpartition(":")[2] not in KINDS:
             raise UsageError(f"allow rule {rule!r} names no kind of problem (kinds: {', '.join(KINDS)}; or MODEL:KIND)")
-    report = warm(bind, models, names, **options)
+    targets = resolve_models(models, names)
+    report = warm(bind, targets, **options)
     report.allowed = rules
     report.max_warm_seconds = max_warm_seconds
+    if verify:
+        from .verifying import verify as compare
+
+        report.verified = compare(bind, targets, statement_timeout=options.get("statement_timeout"))
     if baseline is not None:
         apply_baseline(report, baseline, max_growth)
     return report

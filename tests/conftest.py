@@ -442,3 +442,14 @@ def probes_url(database_url: str) -> Iterator[str]:
     probes.CONTROL.clear()
     for model in probes.MODELS:
         model.reset_cache()
+
+
+@pytest.fixture
+def drifting_url(database_url: str) -> Iterator[str]:
+    """A fresh database holding the drifting app's tables and rows (the
+    verify tests change them after a warm)."""
+    from tests.apps import drifting
+    from tests.helpers import fill_drifting
+
+    yield fill_drifting(database_url)
+    drifting.reset_all()

@@ -88,3 +88,11 @@ def fill_own_app(url: str) -> str:
 
 def by_model(document: dict) -> dict:
     return {m["model"]: m for m in document["models"]}
+
+
+def fill_drifting(url: str) -> str:
+    from tests.apps import drifting
+
+    filled(url, drifting.fill)
+    drifting.reset_all()
+    return url

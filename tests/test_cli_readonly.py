@@ -188,3 +188,21 @@ def test_warm_through_the_applications_engine_writes_nothing_and_leaves_it_writa
         assert checksum(writers_url)["writers_plain"][0] == before["writers_plain"][0] + 1
     finally:
         engine.dispose()
+
+
+def test_verify_of_writing_models_leaves_every_table_unchanged(writers_url):
+    """verify warms (the populates try to write), then compares; through the
+    library, models whose caches are reset are populated again: nothing lands."""
+    import fullcache_cli
+
+    before = checksum(writers_url)
+    result = invoke("verify", "--models", WRITERS, "--database-url", writers_url, "--json")
+    assert "Traceback" not in result.output and "unexpected" not in result.output, result.output
+    assert result.exit_code in (0, 1), result.output
+    for model in writers.MODELS:
+        model.reset_cache()
+    report = fullcache_cli.verify(writers_url, writers)
+    assert [m.populated for m in report.models] == [True] * len(writers.MODELS)
+    assert {"add, flush, commit", "engine.begin(), insert", "cache_key changes the object"} <= set(writers.attempted)
+    assert checksum(writers_url) == before, f"written: {writers.written}"
+    assert writers.written == []

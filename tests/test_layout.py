@@ -20,7 +20,10 @@ import fullcache_cli.runtime
 PACKAGE = Path(fullcache_cli.__file__).parent
 
 # The command line and the renderer may use click and rich; nothing else may.
-PRESENTATION = {"fullcache_cli.cli", "fullcache_cli.cli_coherence", "fullcache_cli.render", "fullcache_cli.__main__"}
+PRESENTATION = {
+    "fullcache_cli.cli", "fullcache_cli.cli_coherence", "fullcache_cli.cli_verify", "fullcache_cli.render",
+    "fullcache_cli.__main__",
+}
 
 
 def _modules(package) -> list:
