@@ -241,3 +241,35 @@ def test_people_see_differing_columns_notes_and_a_check_cut_short(circulation_ur
     assert "ConfigurationSetting populate issued" in out and "SQL statements, not one" in out
     # ExternalIntegration was not warmed: its copies cannot be told, Library's can.
     assert "ConfigurationSetting its objects hold their own copies of other cached models' rows (40 Library)" in out
+
+
+class _Heard:
+    """A progress display that writes down what it hears."""
+
+    def __init__(self) -> None:
+        self.events: list = []
+
+    def model_started(self, model, rows):
+        self.events.append(("started", rows))
+
+    def rows_loaded(self, model, rows):
+        self.events.append(("rows", rows))
+
+    def phase_started(self, model, phase):
+        self.events.append(("phase", phase))
+
+    def model_finished(self, report):
+        self.events.append(("finished", report.total_seconds))
+
+
+def test_the_progress_display_hears_each_phase_and_the_merge_check_advance(circulation_url):
+    heard = _Heard()
+    report = fullcache_cli.warm(circulation_url, [circulation.ConfigurationSetting], progress=heard)
+    (model,) = report.models
+    assert [e[1] for e in heard.events if e[0] == "phase"] == PHASES
+    # Rows decided by the merge check, heard while it runs: the bar moves.
+    start = heard.events.index(("phase", "merge check"))
+    end = heard.events.index(("phase", "keys"))
+    decided = [e[1] for e in heard.events[start:end] if e[0] == "rows"]
+    assert decided == list(range(256, model.cached_ids + 1, 256))
+    assert heard.events[-1] == ("finished", model.total_seconds)
