@@ -351,7 +351,8 @@ def _key_of(row: Any) -> Any:
     try:
         key = row.cache_key()
         hash(key)
-    except Exception as error:
+    except BaseException as error:
+        reraise_interrupt(error)
         return _KeyError(describe_error(error))
     return key
 

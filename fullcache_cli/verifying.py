@@ -30,6 +30,7 @@ from sqlalchemy.orm.base import instance_state
 
 from .analysis import Comparison, model_caches
 from .database import Database, connection_for, connection_lost, session_on
+from .errors import reraise_interrupt
 from .loading import CachedModel, resolve_models
 from .reports import ModelDrift, Status, VerifyReport
 from .runtime.gcpause import gc_paused
@@ -80,7 +81,10 @@ def verify_on(connection: Connection, database: Database, targets: Sequence[Cach
                 report.populated = True
                 _populate(connection, database, cls, report)
             _compare(connection, model, report)
-        except Exception as error:
+        except BaseException as error:
+            # What the model's code raised where verify did not expect it
+            # (SystemExit, a proxy's error...) is that model's alone.
+            reraise_interrupt(error)
             report.status = Status.ERROR
             if connection_lost(connection, error):
                 lost = report.error = f"connection lost while verifying {model.name}: {database.describe(error)}"
@@ -98,7 +102,9 @@ def _populate(connection: Connection, database: Database, cls: type, report: Mod
     try:
         with gc_paused():
             cls.populate_cache(session)
-    except Exception as error:
+    except BaseException as error:
+        # sys.exit(), argparse, CancelledError: the model failed, the run goes on.
+        reraise_interrupt(error)
         if connection_lost(connection, error):
             raise
         report.populate_error = database.describe(error)

@@ -184,3 +184,17 @@ def test_status_ok_never_comes_with_an_error(hostile_url):
         "rows that populate did not load cannot be read: RuntimeError: rows of Partial cannot be loaded any more"
     )
     assert result.exit_code == 1
+
+
+def test_verify_reports_every_model_whatever_their_code_raises(hostile_url):
+    """verify populates reset models with their own code: what that code
+    raises is the model's populate error, and the run goes on to the rest."""
+    result = run("verify", "--models", HOSTILE, "--database-url", hostile_url, "--json")
+
+    document = json.loads(result.stdout)
+    models = by_model(document)
+    assert {name: models[name]["populate_error"] for name in POPULATE_ERRORS} == POPULATE_ERRORS
+    assert all(models[name]["populated"] for name in POPULATE_ERRORS)
+    assert models["Plain"]["status"] == "ok" and models["Plain"]["drift"] is False
+    assert len(document["models"]) == len(hostile.MODELS)
+    assert result.exit_code == 1, result.output

@@ -84,3 +84,27 @@ def test_json_carries_the_values_exactly(outputs_url):
     assert sorted(evil["collisions"][0]["ids"]) == sorted(outputs.EVIL_IDS)
     report = fullcache_cli.check(outputs_url, outputs, ["Evil"])
     assert sorted(report.problems()[0].ids) == sorted(outputs.EVIL_IDS)
+
+
+def test_verify_shows_drifted_values_as_text():
+    """verify's findings come from the table: a value a terminal would obey
+    is spelled out, rich markup is shown, never applied."""
+    import io
+
+    from fullcache_cli.render import Output, make_console, render
+    from fullcache_cli.reports import KeyDrift, ModelDrift, StaleRow, VerifyReport
+
+    hostile_text = "\x1b]0;owned\x07[link=http://evil.example]click[/link]\r\nfake line"
+    model = ModelDrift("Genre", "genres", "fullcache", "fullcache_cli.runtime.mixin.HasFullTableCache", rows=1,
+                       cached_ids=1, cached_keys=1, populate_error=hostile_text)
+    model.stale = [StaleRow(hostile_text, {"name": ("old", hostile_text)}, True, "old", hostile_text)]
+    model.key_drift = [KeyDrift(hostile_text, 1, [hostile_text])]
+    model.missing = [hostile_text]
+    stream = io.StringIO()
+    console = make_console(stream, lambda text: text)
+    render(VerifyReport("sqlite:///x.db", [model]), Output(console, console, limit=5))
+
+    printed = stream.getvalue()
+    assert "\x1b" not in printed and "\x07" not in printed and "\r" not in printed
+    assert "\\x1b]0;owned\\x07[link=http://evil.example]click[/link]\\r\\nfake line" in printed
+    assert "\nfake line" not in printed
