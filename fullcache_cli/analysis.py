@@ -29,8 +29,10 @@ def _as_dict(value: Any, reset: Any) -> dict:
 
 
 def model_caches(cls: type) -> tuple[dict, dict]:
-    """The model's id cache and key cache as they are now (empty when reset)."""
-    return _as_dict(cls._id_cache, cls.RESET), _as_dict(cls._cache, cls.RESET)
+    """The model's id cache and key cache as they are now (empty when reset,
+    or when the class has none: see loading.shared_cache)."""
+    reset = getattr(cls, "RESET", None)
+    return _as_dict(getattr(cls, "_id_cache", None), reset), _as_dict(getattr(cls, "_cache", None), reset)
 
 
 def row_id(obj: Any) -> Any:

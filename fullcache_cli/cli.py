@@ -336,6 +336,14 @@ def output_options(formats: tuple = ("table", "json")) -> Callable[[Callable], C
     return decorate
 
 
+def show_secrets_option(f: Callable) -> Callable:
+    return click.option(
+        "--show-secrets",
+        is_flag=True,
+        help="Show values that are secrets (columns named like one, settings whose key names one) unmasked.",
+    )(f)
+
+
 def command_options(f: Optional[Callable] = None, *, formats: tuple = ("table", "json")) -> Callable:
     """Every command's options: the database ones (as ``target``) and the
     output ones (as ``output``), and the click context first."""
@@ -701,8 +709,9 @@ def _known_models(target: Target, rules) -> None:
     "--limit", type=click.IntRange(min=0), default=DEFAULT_LIMIT, show_default=True,
     help="Longest list shown to people (--json shows every list whole).",
 )
+@show_secrets_option
 @command_options
-def inspect_command(ctx: click.Context, model, limit, target: Target, output) -> None:
+def inspect_command(ctx: click.Context, model, limit, show_secrets, target: Target, output) -> None:
     """Everything warm observes about one model, in full.
 
     Every collision with all its ids, every key error, merge failure and None
@@ -716,7 +725,9 @@ def inspect_command(ctx: click.Context, model, limit, target: Target, output) ->
     from .inspecting import inspect_model
 
     (chosen,) = target.select([model])
-    report = _report(output, target, lambda database, _: inspect_model(database, chosen, limit=limit))
+    report = _report(
+        output, target, lambda database, _: inspect_model(database, chosen, limit=limit, show_secrets=show_secrets)
+    )
     ctx.exit(EXIT_PROBLEMS if report.model.status is not Status.OK else 0)
 
 
@@ -726,10 +737,11 @@ def inspect_command(ctx: click.Context, model, limit, target: Target, output) ->
 @click.option("--id", "by_id", is_flag=True, help="KEY is a primary key: look it up with by_id.")
 @click.option(
     "--repeat", type=click.IntRange(min=1), default=DEFAULT_REPEAT, show_default=True,
-    help="Lookups timed, from the cache and from the database.",
+    help="Most lookups timed of each kind (fewer when they take over half a second together).",
 )
+@show_secrets_option
 @command_options
-def lookup_command(ctx: click.Context, model, key, by_id, repeat, target: Target, output) -> None:
+def lookup_command(ctx: click.Context, model, key, by_id, repeat, show_secrets, target: Target, output) -> None:
     """Look KEY up as the application does, and time it against the database.
 
     KEY is read to fit the cache's key types: text as is, numbers coerced,
@@ -743,7 +755,11 @@ def lookup_command(ctx: click.Context, model, key, by_id, repeat, target: Target
     from .lookups import lookup
 
     (chosen,) = target.select([model])
-    report = _report(output, target, lambda database, _: lookup(database, chosen, key, by_id=by_id, repeat=repeat))
+    report = _report(
+        output,
+        target,
+        lambda database, _: lookup(database, chosen, key, by_id=by_id, repeat=repeat, show_secrets=show_secrets),
+    )
     ctx.exit(0 if report.found else EXIT_PROBLEMS)
 
 

@@ -14,7 +14,7 @@ import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Iterator, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy import exc as sa_exc
@@ -245,6 +245,19 @@ def session_on(connection: Connection) -> Session:
     return Session(bind=connection, join_transaction_mode="create_savepoint")
 
 
+def fresh_sessions(connection: Connection, items: Iterable[Any]) -> Iterator[tuple[Session, Any]]:
+    """``(session, item)`` for each item, in a new session each (see
+    session_on), closed when the next pair is asked for: outside whatever
+    the caller times, as a web request's first lookup is timed apart from
+    opening its session."""
+    for item in items:
+        session = session_on(connection)
+        try:
+            yield session, item
+        finally:
+            session.close()
+
+
 def private_engine(engine: Engine, statement_timeout: Optional[float] = None) -> tuple[Database, bool]:
     """``(database, owned)`` for an application's Engine.
 
@@ -332,3 +345,12 @@ def connection_lost(connection: Connection, error: Optional[BaseException] = Non
 def count_rows(session: Session, cls: Any) -> int:
     """The rows of a mapped class's table (``COUNT``)."""
     return session.execute(select(func.count()).select_from(cls)).scalar_one()
+
+
+def primary_key_column(cls: Any) -> Any:
+    """The mapped class's primary-key column, or None when its primary key
+    spans several columns."""
+    from sqlalchemy import inspect
+
+    primary_key = inspect(cls).primary_key
+    return primary_key[0] if len(primary_key) == 1 else None

@@ -12,16 +12,33 @@ from .defaults import DEFAULT_LIMIT
 from .keys import key_types
 from .loading import CachedModel, resolve_model
 from .errors import reraise_interrupt
+from .masking import MASK, secret_columns
 from .reports import Entry, InspectReport, Status, safe_repr
+from .row_values import loaded_values
 from .warming import warm_on
 
-REPR_WIDTH = 80
+REPR_WIDTH = 120
 
 
-def short_repr(obj: Any, width: int = REPR_WIDTH) -> str:
-    """``repr(obj)``, cut to ``width``; never raises."""
-    text = safe_repr(obj)  # a __repr__ may need a session, say
-    return text if len(text) <= width else text[: width - 1] + "…"
+def state_repr(obj: Any, show_secrets: bool = False, width: int = REPR_WIDTH) -> str:
+    """An object as ``<Class column=value ...>``, cut to ``width``: its
+    column values as loaded (row_values.loaded_values: a column not loaded
+    is left out), secrets masked unless ``show_secrets``.
+
+    Built from the instance state, never from the model's ``__repr__``: that
+    is the application's code, which may load attributes (a detached object
+    raises, an attached one queries) or print what should stay masked.
+    """
+    values = loaded_values(obj)  # {} when not mapped: nothing to read without running its code
+    secret = set() if show_secrets else secret_columns(values)
+    text = " ".join([f"<{type(obj).__name__}"] + [
+        f"{name}={_value_repr(value, name in secret)}" for name, value in values.items()
+    ]) + ">"
+    return text if len(text) <= width else text[: width - 2] + "…>"
+
+
+def _value_repr(value: Any, secret: bool) -> str:
+    return MASK if secret and value is not None else safe_repr(value)
 
 
 def inspect_model(
@@ -31,14 +48,16 @@ def inspect_model(
     *,
     limit: int = DEFAULT_LIMIT,
     statement_timeout: Optional[float] = None,
+    show_secrets: bool = False,
 ) -> InspectReport:
     """Warm one model and report it in full (``limit`` caps the sample of
-    entries; every problem list is whole)."""
+    entries; every problem list is whole). Entries show column values with
+    secrets masked (see masking.mask_row) unless ``show_secrets``."""
     target = resolve_model(model, models)
     with connection_for(bind, statement_timeout) as (connection, database):
         (report,) = warm_on(connection, database, [target])
     inspected = InspectReport(database.display_url, report, limit=limit)
-    if report.status is not Status.OK:
+    if report.status is not Status.OK or report.shared_cache:
         return inspected
     id_cache, key_cache = model_caches(target.cls)
     inspected.key_types = key_types(key_cache)
@@ -52,7 +71,7 @@ def inspect_model(
             reraise_interrupt(error)
             inspected.stats = None  # an application's own cache_stats() of another shape
     inspected.entries = [
-        Entry(key, row_id(obj), short_repr(obj))
+        Entry(key, row_id(obj), state_repr(obj, show_secrets))
         for key, obj in itertools.islice(key_cache.items(), limit)
     ]
     return inspected

@@ -19,6 +19,11 @@ from .errors import ConfigError, ModelsNotFound, NoModelsModule, UsageError, des
 
 PROTOCOL = ("populate_cache", "cache_key", "_cache", "_id_cache", "RESET")
 
+# A class with these follows the protocol's methods; it may still have no
+# caches of its own (see shared_cache), and is then found and reported.
+METHODS = ("populate_cache", "cache_key", "RESET")
+CACHES = ("_cache", "_id_cache")
+
 _HOW = "name a models module: a dotted name importable from the current folder, or a path to a .py file"
 
 
@@ -31,9 +36,16 @@ class CachedModel:
     table: str
     mixin: str  # "fullcache" for fullcache's own mixin, "own" for the application's copy
     mixin_class: str  # where the protocol comes from, as module.Class
+    shared_cache: Optional[str] = None  # why it has no caches of its own (see shared_cache)
 
     def as_dict(self) -> dict:
-        return {"model": self.name, "table": self.table, "mixin": self.mixin, "mixin_class": self.mixin_class}
+        return {
+            "model": self.name,
+            "table": self.table,
+            "mixin": self.mixin,
+            "mixin_class": self.mixin_class,
+            "shared_cache": self.shared_cache,
+        }
 
 
 def load_models(spec: Optional[str] = None) -> ModuleType:
@@ -131,7 +143,42 @@ def _is_mapped(cls: type) -> bool:
 
 
 def follows_protocol(cls: type) -> bool:
-    return all(hasattr(cls, name) for name in PROTOCOL)
+    """The class has the protocol's methods (its caches may be shared)."""
+    return all(hasattr(cls, name) for name in METHODS)
+
+
+def shared_cache(cls: type) -> Optional[str]:
+    """Why the class cannot cache its own rows, or None when it can.
+
+    The original protocol keeps the caches in class attributes that each
+    class must declare (``_cache = _id_cache = RESET``). Inherited from an
+    unmapped mixin or an abstract base they are harmless: they stay RESET,
+    and the class's first populate sets its own. Inherited from another
+    mapped model, they are that model's caches: lookups on the class return
+    the other model's rows until its own populate. Declared nowhere,
+    ``by_id`` and ``by_cache_key`` raise AttributeError until a populate.
+    fullcache's mixin gives every subclass caches of its own: never shared.
+    Only the class as it is can be read: caches a populate already set on
+    the class count as its own.
+    """
+    from .runtime.mixin import HasFullTableCache
+
+    if issubclass(cls, HasFullTableCache):
+        return None
+    owners = {next((base for base in cls.__mro__ if name in base.__dict__), None) for name in CACHES}
+    fix = "declare _cache = _id_cache = RESET in its class body, or use fullcache's mixin"
+    if None in owners:
+        return (
+            "declares no caches of its own and inherits none: by_id and by_cache_key raise AttributeError "
+            f"until a populate; {fix}"
+        )
+    models = sorted(f"{o.__module__}.{o.__qualname__}" for o in owners if o is not cls and _is_mapped(o))
+    if models:
+        return (
+            f"declares no caches of its own: it shares those of the model {' and '.join(models)}, "
+            f"whose rows its lookups return until its own populate; {fix}"
+        )
+    return None
 
 
 def _mixin_of(cls: type) -> tuple[str, str]:
@@ -180,7 +227,7 @@ def cached_model(cls: type, name: Optional[str] = None) -> CachedModel:
             f"{', '.join(PROTOCOL)}"
         )
     mixin, mixin_class = _mixin_of(cls)
-    return CachedModel(name or cls.__name__, cls, _table_name(cls), mixin, mixin_class)
+    return CachedModel(name or cls.__name__, cls, _table_name(cls), mixin, mixin_class, shared_cache(cls))
 
 
 def _table_name(cls: type) -> str:

@@ -4,22 +4,26 @@ application does, from a second session, and time it against the database."""
 from __future__ import annotations
 
 import json
+from contextlib import closing
 from dataclasses import dataclass, field
-from typing import Any, List, Optional
+from typing import Any, Callable, List, Optional
 
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from .analysis import lost_reason, model_caches, row_id
-from .database import Database, connection_for, session_on
+from .database import Database, connection_for, fresh_sessions, primary_key_column, session_on
 from .defaults import DEFAULT_REPEAT
 from .errors import ModelError, reraise_interrupt
 from .keys import closest_keys, format_key, require_key
 from .loading import CachedModel, resolve_model
+from .masking import mask_row
 from .reports import LookupReport, Merge, ModelReport, RowError, Status, json_value
 from .runtime.mixin import uncounted
-from .timing import median_us
+from .runtime.rows import one_object, stream_objects
+from .timing import after, median_of, median_us, time_calls
 from .warming import warm_on
 
 SCAN_BATCH = 1000
@@ -36,9 +40,12 @@ def lookup(
     by_id: bool = False,
     repeat: int = DEFAULT_REPEAT,
     statement_timeout: Optional[float] = None,
+    show_secrets: bool = False,
 ) -> LookupReport:
     """Look ``key`` (text, read to fit the cache's key types) up through the
-    model's own ``by_cache_key`` (or ``by_id``) from a second session."""
+    model's own ``by_cache_key`` (or ``by_id``) from a second session. The
+    row's values come with secrets masked (see masking.mask_row) unless
+    ``show_secrets``."""
     target = resolve_model(model, models)
     with connection_for(bind, statement_timeout) as (connection, database):
         warmed = _warm(connection, database, target)
@@ -50,7 +57,9 @@ def lookup(
         session = session_on(connection)
         try:
             with session.no_autoflush, uncounted(target.cls):
-                look = _Lookup(session, database, target.cls, warmed, report, key, readings, cache)
+                look = _Lookup(
+                    session, connection, database, target.cls, warmed, report, key, readings, cache, show_secrets
+                )
                 _look(look)
                 _time(look)
         finally:
@@ -65,6 +74,8 @@ def _warm(connection: Any, database: Database, target: CachedModel) -> ModelRepo
     (warmed,) = warm_on(connection, database, [target], lookup_samples=0)
     if warmed.status is not Status.OK:
         raise ModelError(f"{target.name} cannot be looked up: {warmed.error}")
+    if warmed.shared_cache:
+        raise ModelError(f"{target.name} cannot be looked up: it {warmed.shared_cache}")
     return warmed
 
 
@@ -73,11 +84,11 @@ def _readings(target: CachedModel, text: str, cache: dict, by_id: bool) -> List[
     primary key's Python type where it has one)."""
     if not by_id:
         return require_key(text, cache, f"{target.name}'s cache")
-    primary_key = sa_inspect(target.cls).primary_key
+    column = primary_key_column(target.cls)
     python_type = None
-    if len(primary_key) == 1:
+    if column is not None:
         try:
-            python_type = primary_key[0].type.python_type
+            python_type = column.type.python_type
         except NotImplementedError:
             python_type = None
     shape = _PYTHON_SHAPES.get(python_type)
@@ -89,6 +100,7 @@ class _Lookup:
     """One lookup under way: what it works on, and the report it fills."""
 
     session: Session
+    connection: Connection
     database: Database
     cls: Any
     warmed: ModelReport
@@ -96,6 +108,7 @@ class _Lookup:
     text: str
     readings: List[Any]
     cache: dict
+    show_secrets: bool = False
     hook_found: List[Any] = field(default_factory=list)
 
     @property
@@ -133,8 +146,7 @@ def _find_in_table(look: _Lookup):
     (computed as populate does) is the key, or reads as the KEY typed (so a
     row lost to an unhashable key is found too)."""
     typed = _typed(look.text)
-    result = look.session.execute(select(look.cls).execution_options(yield_per=SCAN_BATCH))
-    for obj in result.scalars():
+    for obj in stream_objects(look.session, select(look.cls), SCAN_BATCH):
         try:
             row_key = obj.cache_key()
             if row_key in look.readings or _loose(row_key) in (typed, look.text):
@@ -181,7 +193,8 @@ def _look(look: _Lookup) -> None:
     report.source = "cache" if served_from_cache else "database"
     if not served_from_cache:
         report.reason = lost_reason(report.id, look.warmed)
-    report.values = {attr.key: json_value(getattr(obj, attr.key, None)) for attr in sa_inspect(look.cls).column_attrs}
+    values = {attr.key: json_value(getattr(obj, attr.key, None)) for attr in sa_inspect(look.cls).column_attrs}
+    report.values = mask_row(values, look.show_secrets)
     if not look.by_id:
         for collision in look.warmed.collisions:
             if collision.key == look.key:
@@ -189,24 +202,33 @@ def _look(look: _Lookup) -> None:
 
 
 def _time(look: _Lookup) -> None:
-    """Median cached lookup against the same row by primary key (found rows
-    of single-column primary keys only)."""
+    """Median cached lookups (repeated from one session, and first lookups
+    each from a new session) against the same row by primary key (found
+    rows of single-column primary keys only); each series within the
+    repeat count and a time budget."""
     report, cls, session = look.report, look.cls, look.session
-    primary_key = sa_inspect(cls).primary_key
-    if not report.found or len(primary_key) != 1:
+    column = primary_key_column(cls)
+    if not report.found or column is None:
         return
-    column = primary_key[0]
     try:
         if report.source == "cache":
-            if look.by_id:
-                report.cache_us = median_us(lambda key: cls.by_id(session, key), look.key, report.repeat)
-            else:
-                report.cache_us = median_us(
-                    lambda key: cls.by_cache_key(session, key, lambda: (None, False)), look.key, report.repeat
-                )
-        report.db_us = median_us(
-            lambda id: session.execute(select(cls).where(column == id)).scalar_one(), report.id, report.repeat
+            lookup = _cached_lookup(look)
+            with closing(fresh_sessions(look.connection, range(report.repeat))) as fresh:
+                first = time_calls(lambda pair: lookup(pair[0]), fresh, after())
+            report.first_hit_us, report.first_hit_samples = median_of(first), len(first)
+            report.cache_us, report.cache_samples = median_us(lookup, session, report.repeat, after())
+        report.db_us, report.db_samples = median_us(
+            lambda id: one_object(session, select(cls).where(column == id)), report.id, report.repeat, after()
         )
     except BaseException as error:
         reraise_interrupt(error)
         report.error = look.database.describe(error)
+
+
+def _cached_lookup(look: _Lookup) -> Callable[[Session], Any]:
+    """The lookup being timed, given the session it is made from."""
+    cls, key = look.cls, look.key
+    if look.by_id:
+        return lambda session: cls.by_id(session, key)
+    return lambda session: cls.by_cache_key(session, key, lambda: (None, False))
+

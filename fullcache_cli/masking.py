@@ -1,10 +1,13 @@
-"""Secrets: the one module that keeps database passwords out of every output.
+"""Secrets: the one module that keeps passwords and secret values out of
+every output.
 
 A URL is printed through :func:`display_url`; any text that may hold a
 password (a driver's error message, say) passes through :func:`redact`; the
 command line's streams mask every password it has heard of
-(:func:`redactor`, :class:`RedactingWriter`). Standard library only at
-import, so that the command line starts without SQLAlchemy.
+(:func:`redactor`, :class:`RedactingWriter`). Values read from the user's
+tables are masked by :func:`mask_row` where their name says they are
+secrets (:func:`names_secret`). Standard library only at import, so that
+the command line starts without SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, TextIO
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, Optional, TextIO
 from urllib.parse import quote, quote_plus, unquote
 
 if TYPE_CHECKING:
@@ -163,3 +166,59 @@ class RedactingWriter:
     @property
     def encoding(self) -> str:
         return getattr(self._stream, "encoding", "utf-8") or "utf-8"
+
+
+# -- secret values in the user's rows ----------------------------------------
+
+MASK = "***"
+
+# The words that make a name a secret's, after Django's sensitive-settings
+# filter (API keys, secrets, tokens, passwords, signatures, credentials),
+# with their plurals and common spellings.
+SECRET_WORDS = frozenset({
+    "key", "secret", "token", "password", "passwd", "passphrase", "pass", "pwd", "signature", "credential",
+})
+
+# Key/value settings tables: the column that names a setting and the column
+# that holds its value.
+SETTING_NAME_COLUMNS = ("key", "name")
+SETTING_VALUE_COLUMN = "value"
+
+
+def _words(name: str) -> list[str]:
+    """A name's words: split at anything not a letter or digit, and where
+    camelCase changes case (``apiKey``, ``SECRET_KEY``, ``help-email``)."""
+    return [word.lower() for word in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)]
+
+
+def names_secret(name: Any) -> bool:
+    """Whether a column or setting name says its value is a secret: one of
+    its words (see :func:`_words`) is a secret word or its plural. Whole
+    words only: ``secret_key``, ``password_hash``, ``apiKey`` and ``key``
+    are secrets' names; ``website``, ``featured-lane-size``, ``keyboard``
+    and ``passenger`` are not."""
+    if not isinstance(name, str):
+        return False
+    return any(word in SECRET_WORDS or (word.endswith("s") and word[:-1] in SECRET_WORDS) for word in _words(name))
+
+
+def secret_columns(values: Dict[str, Any]) -> set[str]:
+    """The columns of a row (its values by column name) whose values are
+    secrets: columns whose name names one, and in a key/value settings row
+    (a ``value`` column beside a ``key`` or ``name`` column) the value when
+    its setting's name names one. The column naming the setting is never a
+    secret for its own name (every setting's name would be masked)."""
+    setting = next((column for column in SETTING_NAME_COLUMNS if column in values), None)
+    if setting is None or SETTING_VALUE_COLUMN not in values:
+        return {column for column in values if names_secret(column)}
+    found = {column for column in values if column not in (setting, SETTING_VALUE_COLUMN) and names_secret(column)}
+    if names_secret(values[setting]):
+        found.add(SETTING_VALUE_COLUMN)
+    return found
+
+
+def mask_row(values: Dict[str, Any], show: bool = False) -> Dict[str, Any]:
+    """A row's values with its secrets (:func:`secret_columns`) masked,
+    unless ``show``. None stays None: an unset secret hides nothing."""
+    secret = set() if show else secret_columns(values)
+    return {column: MASK if column in secret and value is not None else value for column, value in values.items()}

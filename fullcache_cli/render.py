@@ -50,6 +50,7 @@ from .reports import (
     plural,
     safe_repr,
 )
+from .timing import human_us
 
 Redact = Callable[[str], str]
 
@@ -153,10 +154,9 @@ def human_seconds(seconds: Optional[float]) -> str:
     return f"{seconds:.2f} s"
 
 
-def human_us(us: Optional[float]) -> str:
-    if us is None:
-        return "-"
-    return f"{us:,.1f} µs" if us < 1000 else f"{us / 1000:,.2f} ms"
+def times(ratio: float) -> str:
+    """A ratio as people read it: ``3.7x``, ``81.3x``, ``1,210x``."""
+    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
 
 
 def count(n: Optional[int]) -> str:
@@ -290,17 +290,22 @@ def render_models(report: ModelsReport, output: Output) -> None:
         rows = count(row.rows) if row.error is None else f"[red]{output.safe(row.error)}[/]"
         table.add_row(output.safe(row.model.name), output.safe(row.model.table), output.safe(mixin), rows)
     output.out.print(table)
+    shared = [row.model for row in report.models if row.model.shared_cache]
+    if shared:
+        output.out.print("\n[bold]Notes[/]")
+        for model in shared:
+            output.out.print(f"  {escape(model.name)}: {escape(model.shared_cache)}", soft_wrap=True)
 
 
 # Left out first, in this order, when the table is wider than the screen;
 # Model and Status always stay, and no number is ever cut.
 WARM_DROPPABLE = (
-    "Ids", "DB p50", "Hit p50", "None keys", "Merge fails", "Memory", "Keys",
+    "Ids", "First hit", "DB p50", "Hit p50", "None keys", "Merge fails", "Memory", "Keys",
     "Key errors", "Collisions", "Warm", "Rows",
 )
 WARM_COLUMNS = (
     "Model", "Rows", "Ids", "Keys", "Collisions", "Key errors", "None keys",
-    "Merge fails", "Warm", "Memory", "Hit p50", "DB p50", "Status",
+    "Merge fails", "Warm", "Memory", "Hit p50", "First hit", "DB p50", "Status",
 )
 # A model's name folds onto more lines rather than push numbers out.
 FOLDING = ("Model",)
@@ -394,7 +399,7 @@ def _warm_row(model: ModelReport, findings: list, safe: Callable[[Any], str] = t
 
     if model.status is not Status.OK:
         status = f"[red]{escape(model.status.value)}[/]"
-        return [safe(model.model)] + ["-"] * 11 + [status]
+        return [safe(model.model)] + ["-"] * (len(WARM_COLUMNS) - 2) + [status]
     lookups = model.lookups
     failing = sum(1 for p in findings if p.fails)
     known = sum(1 for p in findings if p.known and not p.allowed)
@@ -416,6 +421,7 @@ def _warm_row(model: ModelReport, findings: list, safe: Callable[[Any], str] = t
         human_seconds(model.total_seconds),
         human_bytes(model.memory_bytes),
         human_us(lookups.cache_p50_us) if lookups else "-",
+        human_us(lookups.first_hit_p50_us) if lookups else "-",
         human_us(lookups.db_p50_us) if lookups else "-",
         status,
     ]
@@ -733,11 +739,17 @@ def render_inspect(inspected: InspectReport, output: Output) -> None:
         + (f" + {human_bytes(model.shared_bytes)} of other cached models" if model.shared_bytes else ""),
     ]
     if lookups:
-        figures.append(
-            f"hit p50/p99 {human_us(lookups.cache_p50_us)}/{human_us(lookups.cache_p99_us)}, "
-            f"db p50/p99 {human_us(lookups.db_p50_us)}/{human_us(lookups.db_p99_us)} ({lookups.samples} samples)"
-        )
+        figures += [
+            f"hit p50/p99 {human_us(lookups.cache_p50_us)}/{human_us(lookups.cache_p99_us)} ({lookups.samples} samples)",
+            f"first hit in a new session p50/p99 {human_us(lookups.first_hit_p50_us)}/"
+            f"{human_us(lookups.first_hit_p99_us)} ({lookups.first_hit_samples} samples)",
+            f"db p50/p99 {human_us(lookups.db_p50_us)}/{human_us(lookups.db_p99_us)} ({lookups.db_samples} samples)",
+        ]
     out.print("  " + " · ".join(figures), soft_wrap=True)
+    if model.shared_cache:
+        out.print(f"  [red]shared cache[/]: {escape(model.shared_cache)}", soft_wrap=True)
+    if lookups and lookups.slow_hit:
+        out.print(f"  [red]slow hit[/]: {escape(lookups.slow_hit)}", soft_wrap=True)
     if model.populate_error:
         out.print(f"  [red]populate error[/]: {output.safe(model.populate_error)}", soft_wrap=True)
     if model.lookup_error:
@@ -817,14 +829,24 @@ def render_lookup(report: LookupReport, output: Output) -> None:
     console.print(table)
     timing = []
     if report.cache_us is not None:
-        timing.append(f"cached lookup {human_us(report.cache_us)}")
+        timing.append(f"cached lookup {human_us(report.cache_us)} (median of {report.cache_samples:,})")
     if report.db_us is not None:
-        timing.append(f"database by primary key {human_us(report.db_us)}")
+        timing.append(f"database by primary key {human_us(report.db_us)} (median of {report.db_samples:,})")
     if timing:
-        line = " vs ".join(timing) + f" (median of {report.repeat:,})"
-        if report.speedup:
-            line += f": {report.speedup:,}x faster from the cache"
+        line = " vs ".join(timing)
+        speedup = report.speedup
+        if speedup is not None:
+            if speedup >= 1:
+                line += f": {times(speedup)} faster from the cache"
+            else:
+                line += f": [red]{times(1 / speedup)} slower from the cache[/]"
         console.print("  " + line, soft_wrap=True)
+    if report.first_hit_us is not None:
+        console.print(
+            f"  first lookup in a new session {human_us(report.first_hit_us)} "
+            f"(median of {report.first_hit_samples:,}, each from a new session)",
+            soft_wrap=True,
+        )
 
 
 # -- coherence ------------------------------------------------------------------

@@ -16,6 +16,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Dict, FrozenSet, List, Optional, Tuple
 
 from .defaults import DEFAULT_LIMIT, DEFAULT_REPEAT
+from .timing import human_us, ratio
 
 if TYPE_CHECKING:
     from .loading import CachedModel
@@ -41,6 +42,7 @@ class Status(str, Enum):
 KINDS = (
     "unreadable",
     "not_run",
+    "shared_cache",
     "populate_error",
     "key_error",
     "collision",
@@ -48,6 +50,7 @@ KINDS = (
     "unreachable_key",
     "merge_failure",
     "lookup_error",
+    "slow_hit",
     "slow",
     "growth",
     "drift",  # check --verify: the caches differ from their tables
@@ -131,19 +134,50 @@ class UnreachableKey:
 
 @dataclass
 class Lookups:
-    """Hit timings through the model's own lookup, against a primary-key query."""
+    """Hit timings through the model's own ``by_id``, against a primary-key
+    query: repeated hits from one session (``cache_*``), and the first
+    lookup of a row in a new session (``first_hit_*``: what every web
+    request pays, a merge for most mixins). Each series is cut short by a
+    time budget, so the sample counts may differ."""
 
     samples: int
     cache_p50_us: float
     cache_p99_us: float
     db_p50_us: Optional[float]
     db_p99_us: Optional[float]
+    first_hit_samples: int = 0
+    first_hit_p50_us: Optional[float] = None
+    first_hit_p99_us: Optional[float] = None
+    db_samples: int = 0
+
+    @property
+    def slow_hit(self) -> Optional[str]:
+        """Why the cache is slower than the database, or None: its repeated
+        hits, or its first hits in a new session, take longer (p50) than a
+        primary-key query (p50)."""
+        if self.db_p50_us is None:
+            return None
+        slower = [
+            f"{what} take {human_us(us)} (p50 of {samples}, {ratio(us, self.db_p50_us):g}x slower)"
+            for what, us, samples in (
+                ("hits", self.cache_p50_us, self.samples),
+                ("first hits in a new session", self.first_hit_p50_us, self.first_hit_samples),
+            )
+            if us is not None and us > self.db_p50_us
+        ]
+        if not slower:
+            return None
+        return f"{' and '.join(slower)} than a primary-key query: {human_us(self.db_p50_us)} (p50 of {self.db_samples})"
 
     def to_json(self) -> dict:
         return {
             "samples": self.samples,
             "cache_p50_us": self.cache_p50_us,
             "cache_p99_us": self.cache_p99_us,
+            "first_hit_samples": self.first_hit_samples,
+            "first_hit_p50_us": self.first_hit_p50_us,
+            "first_hit_p99_us": self.first_hit_p99_us,
+            "db_samples": self.db_samples,
             "db_p50_us": self.db_p50_us,
             "db_p99_us": self.db_p99_us,
         }
@@ -329,6 +363,9 @@ class ModelReport(PerModel):
         if self.memory_bytes is None:
             return None
         return sum(r.bytes for r in self.related.values())
+    # Why the model cannot cache correctly: it has no caches of its own (see
+    # loading.shared_cache); such a model is counted, never populated.
+    shared_cache: Optional[str] = None
 
     def problems(self, max_warm_seconds: Optional[float] = None) -> List[Problem]:
         found: List[Problem] = []
@@ -338,6 +375,8 @@ class ModelReport(PerModel):
         if self.status is Status.ERROR:
             found.append(Problem(self.model, "unreadable", error=self.error))
             return found
+        if self.shared_cache:
+            found.append(Problem(self.model, "shared_cache", error=self.shared_cache))
         if self.populate_error:
             found.append(Problem(self.model, "populate_error", error=self.populate_error))
         found += [Problem(self.model, "key_error", [e.id], error=e.error) for e in self.key_errors]
@@ -348,6 +387,9 @@ class ModelReport(PerModel):
         found += [Problem(self.model, "merge_failure", [m.id], error=m.error) for m in self.merge_failures]
         if self.lookup_error:
             found.append(Problem(self.model, "lookup_error", error=self.lookup_error))
+        slow_hit = self.lookups.slow_hit if self.lookups else None
+        if slow_hit:
+            found.append(Problem(self.model, "slow_hit", error=slow_hit))
         if (
             max_warm_seconds is not None
             and self.total_seconds is not None
@@ -385,6 +427,7 @@ class ModelReport(PerModel):
             "lookups": self.lookups.to_json() if self.lookups else None,
             "lookup_error": self.lookup_error,
             "cut_short": list(self.cut_short),
+            "shared_cache": self.shared_cache,
         }
 
 
@@ -586,9 +629,14 @@ class LookupReport:
     id: Any = None
     values: Optional[Dict[str, Any]] = None
     merge: Optional[Merge] = None
-    cache_us: Optional[float] = None
+    cache_us: Optional[float] = None  # median of repeated lookups from one session
+    first_hit_us: Optional[float] = None  # median of first lookups, each from a new session
     db_us: Optional[float] = None
-    repeat: int = DEFAULT_REPEAT
+    repeat: int = DEFAULT_REPEAT  # the most lookups timed of each kind
+    # How many were timed (a time budget cuts slow lookups short).
+    cache_samples: int = 0
+    first_hit_samples: int = 0
+    db_samples: int = 0
     reason: Optional[str] = None
     shadows: List[Any] = field(default_factory=list)
     suggestions: List[str] = field(default_factory=list)
@@ -596,9 +644,10 @@ class LookupReport:
 
     @property
     def speedup(self) -> Optional[float]:
-        if self.cache_us and self.db_us:
-            return round(self.db_us / self.cache_us, 1)
-        return None
+        """How many times faster a repeated cached lookup is than the
+        database (below 1: slower), to three significant digits; None when
+        either was not timed."""
+        return ratio(self.db_us, self.cache_us)
 
     def to_json(self) -> dict:
         return {
@@ -613,9 +662,13 @@ class LookupReport:
             "values": self.values,
             "merge": self.merge.to_json() if self.merge else None,
             "cache_us": self.cache_us,
+            "first_hit_us": self.first_hit_us,
             "db_us": self.db_us,
             "speedup": self.speedup,
             "repeat": self.repeat,
+            "cache_samples": self.cache_samples,
+            "first_hit_samples": self.first_hit_samples,
+            "db_samples": self.db_samples,
             "reason": self.reason,
             "shadows": self.shadows,
             "suggestions": self.suggestions,

@@ -34,6 +34,7 @@ from .errors import reraise_interrupt
 from .loading import CachedModel, resolve_models
 from .reports import ModelDrift, Status, VerifyReport
 from .runtime.gcpause import gc_paused
+from .runtime.rows import stream_objects
 from .warming import _restore_transaction
 
 STREAM_BATCH = 1000
@@ -144,13 +145,7 @@ def _compare(connection: Connection, model: CachedModel, report: ModelDrift) -> 
 
 
 def _stream(session: Session, cls: type) -> Iterator[Any]:
-    statement = select(cls)
-    try:
-        result = session.execute(statement.execution_options(yield_per=STREAM_BATCH))
-    except sa_exc.InvalidRequestError:
-        # yield_per refuses joined eager loading of collections.
-        result = session.execute(statement).unique()
-    return iter(result.scalars())
+    return iter(stream_objects(session, select(cls), STREAM_BATCH))
 
 
 def _present(session: Session, cls: type, identities: Sequence[tuple], objects: bool) -> Dict[tuple, Any]:
@@ -166,5 +161,6 @@ def _present(session: Session, cls: type, identities: Sequence[tuple], objects: 
         return {tuple(row): True for row in session.execute(select(*columns).where(condition))}
     return {
         mapper.identity_key_from_instance(obj)[1]: obj
-        for obj in session.execute(select(cls).where(condition)).scalars()
+        # Uniqued: joined eager loads of collections repeat an object per row.
+        for obj in session.execute(select(cls).where(condition)).unique().scalars()
     }

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any, Iterable, Iterator, List, Optional, Protocol, Sequence
 
 from sqlalchemy import event, select
@@ -30,7 +30,9 @@ from sqlalchemy.orm import Session
 
 from .analysis import cached_objects, key_problems, model_caches, row_id, unreachable_keys
 from .baseline import Baseline, apply_baseline, load_baseline
-from .database import Database, connection_for, connection_lost, count_rows, session_on
+from .database import (
+    Database, connection_for, connection_lost, count_rows, fresh_sessions, primary_key_column, session_on,
+)
 from .defaults import DEFAULT_MERGE_CHECK_SECONDS
 from .errors import UsageError, reraise_interrupt
 from .loading import CachedModel, resolve_models
@@ -39,11 +41,15 @@ from .merge_check import check_merges
 from .reports import KINDS, Lookups, ModelReport, Status, WarmReport
 from .runtime.gcpause import gc_paused
 from .runtime.mixin import uncounted
-from .timing import p50_p99, time_calls
+from .runtime.rows import one_object, stream_objects
+from .timing import after, p50_p99, time_calls
 
 LOOKUP_SAMPLES = 200  # ids timed through the model's own by_id
 DB_SAMPLES = 50  # of those, also fetched by primary key from the database
 LOOKUP_SECONDS = 0.6  # the lookup timings' budget per model: fewer samples past it
+# Each series times this many ids however slow they are: a median of two
+# would be whichever row is cheapest (a setting with no library, say).
+MIN_LOOKUP_SAMPLES = 5
 STREAM_BATCH = 1000
 MERGE_CHECK_SECONDS = DEFAULT_MERGE_CHECK_SECONDS  # per model; the rows not reached are reported
 PROGRESS_SECONDS = 0.2  # how often the progress display hears of rows loaded
@@ -213,7 +219,9 @@ def check(
 
 
 def _base_report(model: CachedModel, status: Status = Status.OK, error: Optional[str] = None) -> ModelReport:
-    return ModelReport(model.name, model.table, model.mixin, model.mixin_class, status, error)
+    return ModelReport(
+        model.name, model.table, model.mixin, model.mixin_class, status, error, shared_cache=model.shared_cache
+    )
 
 
 def _not_run(model: CachedModel, why: str) -> ModelReport:
@@ -329,6 +337,11 @@ class _Observer:
                 self.fail_if_lost(error)
                 report.status = Status.ERROR
                 report.error = f"table {self.model.table!r} cannot be read: {self.describe(error)}"
+                return
+            if self.model.shared_cache:
+                # Populating would give the class caches of its own that the
+                # application's code never gives it: the report would describe
+                # a cache the application does not have.
                 return
             if self.progress is not None:
                 self.progress.model_started(self.model.name, report.rows)
@@ -454,8 +467,7 @@ class _Observer:
         if self.report.rows is not None and len(rows) < self.report.rows:
             seen = {row_id(obj) for obj in rows}
             try:
-                result = session.execute(select(self.cls).execution_options(yield_per=STREAM_BATCH))
-                for obj in result.scalars():
+                for obj in stream_objects(session, select(self.cls), STREAM_BATCH):
                     if row_id(obj) not in seen:
                         rows.append(obj)
             except BaseException as error:
@@ -467,6 +479,10 @@ class _Observer:
         return rows
 
     def time_lookups(self) -> None:
+        """Time the model's own ``by_id`` on up to ``lookup_samples`` ids:
+        the first lookup of each in a new session, then repeated hits from
+        one session, against a primary-key query; each series within its
+        time budget (a slow model gets fewer samples, not minutes)."""
         report, cls = self.report, self.cls
         if report.populate_error or not report.cached_ids or not hasattr(cls, "by_id"):
             return
@@ -475,34 +491,39 @@ class _Observer:
         ids = [i for i in evenly(id_cache.keys(), len(id_cache), self.lookup_samples) if i not in broken]
         if not ids:
             return
-        from sqlalchemy import inspect
-
-        primary_key = inspect(cls).primary_key
+        column = primary_key_column(cls)
         session = session_on(self.connection)
         # Hits that merge a large graph each time can cost tens of
-        # milliseconds: a third of the budget each for the first lookups,
-        # the timed hits and the database, and fewer samples if need be.
-        started = time.perf_counter()
-        third = LOOKUP_SECONDS / 3
+        # milliseconds: a quarter of the budget each for the first lookups
+        # (each from a new session), the lookups that make the timed hits
+        # hits, the timed hits and the database, each from when it starts
+        # (a slow series leaves the next its share), and fewer samples if
+        # need be.
+        quarter = LOOKUP_SECONDS / 4
+        least = MIN_LOOKUP_SAMPLES
         try:
-            first = []
-            for row_id in ids:  # the first lookup from a session may merge
-                cls.by_id(session, row_id)
-                first.append(row_id)
-                if time.perf_counter() > started + third:
-                    break
-            cache_us = time_calls(lambda row_id: cls.by_id(session, row_id), first, started + 2 * third)
-            db_us = None
-            if len(primary_key) == 1:
-                column = primary_key[0]
+            with closing(fresh_sessions(self.connection, ids)) as fresh:
+                first_us = time_calls(lambda pair: cls.by_id(*pair), fresh, after(quarter), least)
+            # The ids to time repeated hits on, each looked up once first
+            # (that first lookup may merge): as many as the budget allows.
+            warmed = ids[: len(time_calls(lambda row_id: cls.by_id(session, row_id), ids, after(quarter), least))]
+            cache_us = time_calls(lambda row_id: cls.by_id(session, row_id), warmed, after(quarter), least)
+            db_us = []
+            if column is not None:
                 db_us = time_calls(
-                    lambda row_id: session.execute(select(cls).where(column == row_id)).scalar_one_or_none(),
-                    first[:DB_SAMPLES],
-                    started + 3 * third,
+                    lambda row_id: one_object(session, select(cls).where(column == row_id)),
+                    ids[:DB_SAMPLES],
+                    after(quarter),
+                    least,
                 )
             cache_p50, cache_p99 = p50_p99(cache_us)
+            first_p50, first_p99 = p50_p99(first_us)
             db_p50, db_p99 = p50_p99(db_us) if db_us else (None, None)
-            report.lookups = Lookups(len(cache_us), cache_p50, cache_p99, db_p50, db_p99)
+            report.lookups = Lookups(
+                len(cache_us), cache_p50, cache_p99, db_p50, db_p99,
+                first_hit_samples=len(first_us), first_hit_p50_us=first_p50, first_hit_p99_us=first_p99,
+                db_samples=len(db_us),
+            )
         except BaseException as error:
             reraise_interrupt(error)
             self.fail_if_lost(error)

@@ -56,13 +56,17 @@ MEASURED = {
     "warm_seconds", "memory_bytes", "cache_p50_us", "cache_p99_us", "db_p50_us", "db_p99_us",
     "cache_us", "db_us", "speedup", "last_populate_seconds", "seconds",
     "total_seconds", "phases", "statements", "shared_bytes", "bytes",
-    "samples",  # lookups are timed within a time budget
+    "first_hit_p50_us", "first_hit_p99_us", "first_hit_us",
+    # Timings stop at a time budget: how many were made is measured too.
+    "samples", "cache_samples", "first_hit_samples", "db_samples",
 }
 
 # The mixin's counters add up over every warm of the process: only their presence stays.
 COUNTED = {"hits", "misses", "populates", "merges", "merge_failures"}
 
-_MEASURE = re.compile(r"\d[\d,]*(?:\.\d+)?(?: ?(?:ms|µs|KiB|MiB|GiB|B|s)\b|x faster)")
+_MEASURE = re.compile(
+    r"\d[\d,]*(?:\.\d+)?(?: ?(?:ms|µs|KiB|MiB|GiB|B|s)\b|x faster|x slower)|(?<=median of )\d{1,3}(?:,\d{3})*|\d+(?= samples)"
+)
 
 
 def normalise_json(value, urls):

@@ -21,6 +21,7 @@ def test_models_lists_exactly_the_cached_models_of_an_own_mixin_app(database_url
         "table": "publishers",
         "mixin": "own",
         "mixin_class": "tests.apps.seed_cache.HasFullTableCache",
+        "shared_cache": None,
         "rows": 5,
         "error": None,
     }

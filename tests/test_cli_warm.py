@@ -98,9 +98,13 @@ def test_warm_json_contract(planted_url):
         assert model["memory_bytes"] >= floor
         # Every row's id, each looked up in the cache and in the database.
         lookups = model["lookups"]
-        assert set(lookups) == {"samples", "cache_p50_us", "cache_p99_us", "db_p50_us", "db_p99_us"}
-        assert lookups["samples"] == model["rows"] == len(cls._id_cache)
-        assert all(isinstance(lookups[name], float) for name in lookups if name != "samples")
+        counts = {"samples", "first_hit_samples", "db_samples"}
+        assert set(lookups) == counts | {
+            "cache_p50_us", "cache_p99_us", "first_hit_p50_us", "first_hit_p99_us", "db_p50_us", "db_p99_us",
+        }
+        assert lookups["samples"] == lookups["first_hit_samples"] == lookups["db_samples"] == model["rows"]
+        assert model["rows"] == len(cls._id_cache)
+        assert all(isinstance(lookups[name], float) for name in lookups if name not in counts)
     assert by_model(document)["FcFormat"]["table"] == "fc_formats"
     assert document["problems"] == 1 and document["ok"] is False
 

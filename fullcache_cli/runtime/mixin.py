@@ -41,12 +41,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, ContextManager, Dict, Hashable, Iterator, Optional, Tuple
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.base import instance_state
 
 from .gcpause import gc_paused
+from .rows import stream_objects
 
 __all__ = ["HasFullTableCache", "CacheStats", "CacheMergeError"]
 
@@ -337,14 +337,7 @@ class HasFullTableCache:
 
     @classmethod
     def _stream_rows(cls, _db: Session):
-        statement = select(cls)
-        try:
-            result = _db.execute(statement.execution_options(yield_per=POPULATE_BATCH))
-        except sa_exc.InvalidRequestError:
-            # yield_per refuses joined eager loading of collections; such a
-            # result must be uniqued (one object per row of the table).
-            result = _db.execute(statement).unique()
-        return result.scalars()
+        return stream_objects(_db, select(cls), POPULATE_BATCH)
 
     @classmethod
     def _cache_lookup(

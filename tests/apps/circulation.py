@@ -251,6 +251,15 @@ FLAWS = {
     "Admin": {"key_error": {"ids": [7]}},
 }
 
+# The flaws of its design, each a problem of its own kind: a class without
+# caches of its own, and hits slower than the database (the original mixin
+# merges on every call, and the merge cascades through settings, libraries
+# and integrations).
+DESIGN_FLAWS = {
+    "ExternalIntegrationLink": "shared_cache",
+    "ConfigurationSetting": "slow_hit",
+}
+
 SECRET_VALUE = "sitewide-secret-7f3a9c"
 INTEGRATION_PASSWORD = "integration-pw-51d2"
 
