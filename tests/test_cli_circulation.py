@@ -132,6 +132,14 @@ def test_every_command_works_and_reports_only_the_apps_own_problems(circulation_
     assert code == 0 and collection["found"] and collection["source"] == "cache" and collection["error"] is None
     assert collection["values"]["name"] == "Collection 1"
 
+    # verify compares every cache with its table (reading objects with
+    # joined eager collections); the model without caches of its own says why.
+    code, verified = fc("verify", url=url)
+    drift = by_model(verified)
+    assert [name for name, model in drift.items() if model["status"] != "ok"] == ["ExternalIntegrationLink"]
+    assert drift["ExternalIntegrationLink"]["error"].startswith("not verified: it declares no caches of its own")
+    assert all(drift[name]["error"] is None for name in NAMES)
+
     # A model without caches of its own is inspected as counted, with why,
     # and cannot be looked up: one line says why.
     code, link = fc("inspect", "ExternalIntegrationLink", url=url)
