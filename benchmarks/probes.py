@@ -5,6 +5,7 @@ one JSON document on stdout.
     python benchmarks/probes.py lookups URL
     python benchmarks/probes.py memory URL fullcache|objects|seed
     python benchmarks/probes.py warm-memory URL tracemalloc|rss
+    python benchmarks/probes.py guards URL
 
 The table is the one ``FULLCACHE_BENCH_TABLE`` names (see bench_models).
 """
@@ -197,6 +198,57 @@ def warm_memory(url: str, tracer: str) -> dict:
             "report_memory_bytes": model.memory_bytes}
 
 
+# -- guards ----------------------------------------------------------------------
+
+
+def guards(url: str, rounds: int) -> dict:
+    """Seconds for the model's populate through a plain engine, through
+    fullcache's read-only engine (its statement hook, SQLite's authorizer and
+    ``mode=ro``, PostgreSQL's read-only session), and through that engine
+    with a statement timeout (SQLite: the progress handler): rounds
+    interleaved, median and min of each."""
+    from sqlalchemy import event
+
+    from fullcache_cli.database import open_database
+
+    plain = create_engine(url)
+    if plain.dialect.name == "sqlite":
+
+        @event.listens_for(plain, "connect")
+        def _connect(dbapi_connection, record):
+            dbapi_connection.isolation_level = None  # as fullcache's engine
+
+        @event.listens_for(plain, "begin")
+        def _begin(connection):
+            connection.exec_driver_sql("BEGIN")
+
+    engines = {
+        "plain": plain,
+        "guarded": open_database(url).engine,
+        "guarded_timeout": open_database(url, statement_timeout=3600).engine,
+    }
+    seconds: Dict[str, List[float]] = {name: [] for name in engines}
+    for _ in range(rounds):
+        for name, engine in engines.items():
+            with engine.connect() as connection:
+                session = Session(bind=connection)
+                BenchItem.reset_cache()
+                started = time.perf_counter()
+                BenchItem.populate_cache(session)
+                seconds[name].append(time.perf_counter() - started)
+                rows = len(BenchItem._id_cache)
+                session.close()
+                connection.rollback()
+            BenchItem.reset_cache()
+            gc.collect()
+    out: dict = {"rows": rows, "rounds": rounds}
+    for name, values in seconds.items():
+        out[name] = {"median_s": statistics.median(values), "min_s": min(values)}
+    for name in ("guarded", "guarded_timeout"):
+        out[f"{name}_ratio"] = out[name]["median_s"] / out["plain"]["median_s"]
+    return out
+
+
 def main(argv: List[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="probe", required=True)
@@ -211,11 +263,16 @@ def main(argv: List[str]) -> None:
     p = sub.add_parser("warm-memory")
     p.add_argument("url")
     p.add_argument("tracer", choices=["tracemalloc", "rss"])
+    p = sub.add_parser("guards")
+    p.add_argument("url")
+    p.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args(argv)
     if args.probe == "lookups":
         out = lookups(args.url, args.samples, args.rounds, args.slice)
     elif args.probe == "memory":
         out = memory(args.url, args.mode)
+    elif args.probe == "guards":
+        out = guards(args.url, args.rounds)
     else:
         out = warm_memory(args.url, args.tracer)
     json.dump(out, sys.stdout)

@@ -207,7 +207,9 @@ SAMPLE_NOTE = (
 class Target:
     """The models and database one command works on."""
 
-    def __init__(self, ctx: click.Context, models_spec, database_url, connect_timeout, statement_timeout) -> None:
+    def __init__(
+        self, ctx: click.Context, models_spec, database_url, connect_timeout, statement_timeout, model_timeout=None
+    ) -> None:
         from click.core import ParameterSource
 
         from .database import open_database, resolve_url
@@ -243,6 +245,7 @@ class Target:
             ) from None
         _remember_url(ctx, self._url)
         self._open = functools.partial(open_database, self._url, connect_timeout, statement_timeout)
+        self.model_timeout = model_timeout
 
     def select(self, names: List[str]):
         """The models named (all when none is), as the library resolves them."""
@@ -252,9 +255,13 @@ class Target:
 
     @contextmanager
     def database(self) -> Iterator[Any]:
+        """The database, Ctrl-C cancelling the statement that runs on it."""
+        from .cancelling import cancel_on_interrupt
+
         database = self._open()
         try:
-            yield database
+            with cancel_on_interrupt(database.cancel):
+                yield database
         finally:
             database.dispose()
 
@@ -264,10 +271,12 @@ def database_options(f: Callable) -> Callable:
     the command receives them as one ``target``."""
 
     @functools.wraps(f)
-    def command(*args: Any, models_spec, database_url, connect_timeout, statement_timeout, **kwargs: Any) -> Any:
+    def command(
+        *args: Any, models_spec, database_url, connect_timeout, statement_timeout, model_timeout, **kwargs: Any
+    ) -> Any:
         ctx = click.get_current_context()
         with _fenced(ctx):
-            target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout)
+            target = Target(ctx, models_spec, database_url, connect_timeout, statement_timeout, model_timeout)
             return f(*args, target=target, **kwargs)
 
     options = [
@@ -303,7 +312,15 @@ def database_options(f: Callable) -> Callable:
             type=click.FloatRange(min=0.001),
             default=None,
             metavar="SECONDS",
-            help="PostgreSQL: cancel any one statement that runs longer (that model's error).",
+            help="Cancel any one statement that runs longer (that model's populate error; SQLite: "
+            "counted until its last row is read).",
+        ),
+        click.option(
+            "--model-timeout",
+            type=click.FloatRange(min=0.001),
+            default=None,
+            metavar="SECONDS",
+            help="Stop a model whose whole warm runs longer (a timed_out problem); the next model is warmed.",
         ),
     ]
     for option in reversed(options):
@@ -469,7 +486,12 @@ def _warm(output, target: Target, names, quiet: bool = False, **options):
 
     selected = target.select(list(names))
     return _report(
-        output, target, lambda database, progress: check(database, selected, progress=progress, **options), True,
+        output,
+        target,
+        lambda database, progress: check(
+            database, selected, progress=progress, model_timeout=target.model_timeout, **options
+        ),
+        True,
         quiet=quiet,
     )
 
@@ -726,7 +748,11 @@ def inspect_command(ctx: click.Context, model, limit, show_secrets, target: Targ
 
     (chosen,) = target.select([model])
     report = _report(
-        output, target, lambda database, _: inspect_model(database, chosen, limit=limit, show_secrets=show_secrets)
+        output,
+        target,
+        lambda database, _: inspect_model(
+            database, chosen, limit=limit, show_secrets=show_secrets, model_timeout=target.model_timeout
+        ),
     )
     ctx.exit(EXIT_PROBLEMS if report.model.status is not Status.OK else 0)
 
@@ -758,7 +784,10 @@ def lookup_command(ctx: click.Context, model, key, by_id, repeat, show_secrets, 
     report = _report(
         output,
         target,
-        lambda database, _: lookup(database, chosen, key, by_id=by_id, repeat=repeat, show_secrets=show_secrets),
+        lambda database, _: lookup(
+            database, chosen, key, by_id=by_id, repeat=repeat, show_secrets=show_secrets,
+            model_timeout=target.model_timeout,
+        ),
     )
     ctx.exit(0 if report.found else EXIT_PROBLEMS)
 

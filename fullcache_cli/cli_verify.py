@@ -22,13 +22,20 @@ def _wait(seconds: float) -> None:
 @contextmanager
 def _listening(database, models) -> Iterator[None]:
     """fullcache's coherence listener, running for ``models`` (verify --listen)."""
+    from sqlalchemy import create_engine
+
     from . import coherence
 
-    handle = coherence.start(database.engine, [model.cls for model in models])
+    # The listener follows the database as the application does: through the
+    # URL as given (fullcache's own engine opens a SQLite file read-only by
+    # URI, a name the listener's own connections do not take).
+    engine = create_engine(database.url)
+    handle = coherence.start(engine, [model.cls for model in models])
     try:
         yield
     finally:
         handle.stop()
+        engine.dispose()
 
 
 @click.command("verify")

@@ -1,10 +1,12 @@
 """Database URLs, engines and read-only sessions.
 
-fullcache only reads. Every connection it opens is read-only where the
-backend allows (PostgreSQL: each transaction is ``READ ONLY``; SQLite:
-``PRAGMA query_only``), every command runs inside one outer transaction that
-is rolled back at the end, and each session joins it through a savepoint, so
-whatever a model's own code adds, flushes or commits never lands.
+fullcache only reads. Every connection it opens is read-only (PostgreSQL:
+the session's default and each transaction ``READ ONLY``; SQLite: the file
+opened with ``mode=ro`` where fullcache opens it, ``query_only`` and an
+authorizer that refuses writes), every command runs inside one outer
+transaction that is rolled back at the end, and each session joins it
+through a savepoint, so whatever a model's own code adds, flushes or commits
+never lands. guards.py holds the defences against code that tries harder.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any, Iterable, Iterator, Optional
 
@@ -21,8 +23,10 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.orm import Session
 
+from .cancelling import cancel_statement, handle_errors, sqlite_statement_timeout
 from .defaults import DEFAULT_CONNECT_TIMEOUT
 from .errors import ConfigError, NoDatabaseURL, describe, first_line
+from .guards import arm_sqlite, borrowed, held, own, refuse_escapes
 from .masking import display_url, redact
 
 
@@ -61,6 +65,14 @@ class Database:
 
     engine: Engine
     url: URL
+    # The DB-API connections fullcache works on now (see cancel()).
+    connections: set = field(default_factory=set, repr=False, compare=False)
+
+    def cancel(self) -> None:
+        """Cancel the statements running on fullcache's connections (from any
+        thread: Ctrl-C's watcher calls it)."""
+        for dbapi_connection in list(self.connections):
+            cancel_statement(dbapi_connection)
 
     @property
     def display_url(self) -> str:
@@ -89,8 +101,9 @@ def open_database(
 ) -> Database:
     """An engine for ``url`` whose every connection is read-only.
 
-    ``statement_timeout`` (seconds, PostgreSQL) cancels any one statement that
-    runs longer, so a huge table cannot hang a CI job.
+    ``statement_timeout`` (seconds) cancels any one statement that runs
+    longer, so a huge table cannot hang a CI job (SQLite: counted until the
+    statement's last row is read).
     """
     url = parse_url(url if isinstance(url, str) else url.render_as_string(hide_password=False))
     backend = url.get_backend_name()
@@ -100,7 +113,7 @@ def open_database(
     elif backend == "sqlite":
         connect_args["timeout"] = connect_timeout
     try:
-        engine = create_engine(url, connect_args=connect_args)
+        engine = create_engine(_read_only_url(url) if backend == "sqlite" else url, connect_args=connect_args)
     except sa_exc.NoSuchModuleError:
         raise ConfigError(
             f"unknown database dialect {url.drivername!r}: use sqlite:///path/to/file.db or "
@@ -122,6 +135,18 @@ def open_database(
     return Database(engine, url)
 
 
+def _read_only_url(url: URL) -> URL:
+    """A SQLite file's URL opening it read-only at the SQLite level
+    (``file:...?mode=ro``): nothing on the connection can turn that off."""
+    path = url.database
+    if not path or path == ":memory:" or path.startswith("file:") or url.query.get("uri"):
+        return url
+    from urllib.parse import quote
+
+    location = quote(os.path.abspath(path))
+    return url.set(database=f"file:{location}").update_query_dict({"mode": "ro", "uri": "true"})
+
+
 def _require_sqlite_file(url: URL) -> None:
     """Connecting would create a missing SQLite file (a write, and every
     model then "has no table"): say that the file is not there instead."""
@@ -139,7 +164,11 @@ def _require_sqlite_file(url: URL) -> None:
 
 
 def _make_read_only(engine: Engine, backend: str, statement_timeout: Optional[float]) -> None:
+    refuse_escapes(engine)
+    handle_errors(engine)
     if backend == "sqlite":
+        if statement_timeout is not None:
+            sqlite_statement_timeout(engine, statement_timeout)
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi_connection, record):
@@ -147,11 +176,11 @@ def _make_read_only(engine: Engine, backend: str, statement_timeout: Optional[fl
             # transaction begins (or savepoints do not nest), and refuse
             # every write on this connection.
             dbapi_connection.isolation_level = None
-            dbapi_connection.execute("PRAGMA query_only = ON")
+            arm_sqlite(dbapi_connection)
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            connection.exec_driver_sql("BEGIN")
+            own(connection, "BEGIN")
 
     elif backend == "postgresql":
         setting = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
@@ -169,17 +198,21 @@ def _make_read_only(engine: Engine, backend: str, statement_timeout: Optional[fl
             cursor = dbapi_connection.cursor()
             try:
                 cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+                cursor.execute("SET default_transaction_read_only = on")
             finally:
                 cursor.close()
                 dbapi_connection.autocommit = autocommit
+            if hasattr(dbapi_connection, "readonly"):
+                # psycopg2 then begins each transaction READ ONLY itself.
+                dbapi_connection.readonly = True
 
         @event.listens_for(engine, "begin")
         def _postgresql_begin(connection):
             # One snapshot for the whole command (COUNT and populate agree),
             # and no statement of the transaction may write.
-            connection.exec_driver_sql(setting)
+            own(connection, setting)
             if timeout:
-                connection.exec_driver_sql(timeout)
+                own(connection, timeout)
 
 
 def connect_error(database: Database, error: BaseException) -> ConfigError:
@@ -223,9 +256,13 @@ def read_only_connection(database: Database) -> Iterator[Connection]:
         except sa_exc.SQLAlchemyError:
             pass
         raise connect_error(database, error) from error
+    dbapi_connection = connection.connection.dbapi_connection
+    database.connections.add(dbapi_connection)
     try:
-        yield connection
+        with held(connection):
+            yield connection
     finally:
+        database.connections.discard(dbapi_connection)
         try:
             # Whatever transaction is current: the application's code may
             # have ended ours and begun another.
@@ -263,25 +300,32 @@ def private_engine(engine: Engine, statement_timeout: Optional[float] = None) ->
 
     fullcache reads through an engine of its own on a pool recreated from the
     application's (the same connect function and arguments, the same pool
-    listeners), made read-only like every engine fullcache opens, so that
-    neither its settings nor its transactions touch the application's
-    connections. A SQLite database in memory lives in its one connection: a
-    new pool would be another, empty database, so there the application's
-    engine is used as it is, and only the rollback guards it.
+    listeners; one connection of its own for a StaticPool on a file), made
+    read-only like every engine fullcache opens, so that neither its settings
+    nor its transactions touch the application's connections. A SQLite
+    database in memory lives in its one connection: a new pool would be
+    another, empty database, so there the application's engine is used as it
+    is (not owned), and its connection borrowed (see guards.borrowed).
     """
-    from sqlalchemy.pool import SingletonThreadPool, StaticPool
-
-    if isinstance(engine.pool, (StaticPool, SingletonThreadPool)):
+    if _in_memory(engine):
         return Database(engine, engine.url), False
-    own = Engine(
+    own_engine = Engine(
         engine.pool.recreate(),
         engine.dialect,
         engine.url,
         echo=engine.echo,
         hide_parameters=engine.hide_parameters,
     )
-    _make_read_only(own, engine.dialect.name, statement_timeout)
-    return Database(own, engine.url), True
+    _make_read_only(own_engine, engine.dialect.name, statement_timeout)
+    return Database(own_engine, engine.url), True
+
+
+def _in_memory(engine: Engine) -> bool:
+    """A SQLite database that lives in the engine's one connection."""
+    if engine.dialect.name != "sqlite":
+        return False
+    database = engine.url.database or ""
+    return database in ("", ":memory:") or "mode=memory" in database or engine.url.query.get("mode") == "memory"
 
 
 def _database_for(bind: "str | URL | Engine | Database", statement_timeout: Optional[float]) -> tuple[Database, bool]:
@@ -294,13 +338,33 @@ def _database_for(bind: "str | URL | Engine | Database", statement_timeout: Opti
 
 
 @contextmanager
+def _guarded_connection(database: Database, owned: bool) -> Iterator[Connection]:
+    """A read-only connection of ``database``: fullcache's own, or, from an
+    application's engine fullcache could not recreate, one it borrows."""
+    if owned or not _in_memory(database.engine):
+        with read_only_connection(database) as connection:
+            yield connection
+        return
+    with database.engine.connect() as connection, borrowed(connection):
+        yield connection
+
+
+@contextmanager
 def read_only_session(bind: "str | URL | Engine | Database") -> Iterator[Session]:
     """A session for application code (``populate_cache`` at start-up, say)
-    that can never write: read-only where the backend allows, and rolled
-    back at the end whatever it did."""
+    on a read-only connection, rolled back at the end whatever the code did.
+
+    The defences are fullcache's (see guards.py): writes, commits and
+    statements that would end the read-only transaction are refused where
+    they pass through SQLAlchemy, and on SQLite wherever they come from. Code
+    that takes the raw driver connection and commits it on PostgreSQL can
+    still end the transaction and write, and nothing here reports it (the
+    commands do: ``escaped_transaction``): only a database role without write
+    privileges makes that impossible.
+    """
     database, owned = _database_for(bind, None)
     try:
-        with read_only_connection(database) as connection:
+        with _guarded_connection(database, owned) as connection:
             session = session_on(connection)
             try:
                 yield session
@@ -320,20 +384,40 @@ def connection_for(
 
     A URL or Engine gets a read-only connection in a transaction that is
     rolled back (an Engine: on a pool of fullcache's own, see
-    private_engine); a Session lends its own connection, whose transaction
-    fullcache's sessions join through savepoints and leave as it was.
+    private_engine). A Session inside a transaction lends its own connection
+    (fullcache sees what the session sees): fullcache works in a read-only
+    savepoint of its own on it that is always rolled back, and leaves the
+    session's transaction and pending objects as they were (see
+    guards.borrowed). A Session with no transaction begun is left alone:
+    fullcache reads through its engine, as for an Engine.
     """
     if isinstance(bind, Session):
-        connection = bind.connection()
-        yield connection, Database(connection.engine, connection.engine.url)
-        return
+        engine = _session_engine(bind)
+        if engine is None:
+            connection = bind.connection()
+            with borrowed(connection):
+                yield connection, Database(connection.engine, connection.engine.url)
+            return
+        bind = engine
     database, owned = _database_for(bind, statement_timeout)
     try:
-        with read_only_connection(database) as connection:
+        with _guarded_connection(database, owned) as connection:
             yield connection, database
     finally:
         if owned:
             database.dispose()
+
+
+def _session_engine(session: Session) -> Optional[Engine]:
+    """The engine to read through for a Session with no transaction begun
+    (None: borrow the session's connection)."""
+    if session.in_transaction():
+        return None
+    try:
+        bind = session.get_bind()
+    except sa_exc.SQLAlchemyError:
+        return None
+    return bind if isinstance(bind, Engine) else None
 
 
 def connection_lost(connection: Connection, error: Optional[BaseException] = None) -> bool:

@@ -36,11 +36,18 @@ class ModelError(FullCacheError):
     exit_code = 1
 
 
+class ModelTimeout(BaseException):
+    """A model's warm ran over its time limit (cancelling.time_limit). A
+    BaseException, as KeyboardInterrupt is: the model's own ``except
+    Exception`` must not swallow it."""
+
+
 def reraise_interrupt(error: BaseException) -> BaseException:
     """``error`` when it is the application's code failing, whatever its
     type (``SystemExit``, ``GeneratorExit``, ``CancelledError`` included):
-    one model's error, never the end of the run. Ctrl-C is raised again."""
-    if isinstance(error, KeyboardInterrupt):
+    one model's error, never the end of the run. Ctrl-C, and the model time
+    limit that stops the model, are raised again."""
+    if isinstance(error, (KeyboardInterrupt, ModelTimeout)):
         raise error
     return error
 

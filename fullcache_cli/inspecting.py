@@ -49,13 +49,14 @@ def inspect_model(
     limit: int = DEFAULT_LIMIT,
     statement_timeout: Optional[float] = None,
     show_secrets: bool = False,
+    model_timeout: Optional[float] = None,
 ) -> InspectReport:
     """Warm one model and report it in full (``limit`` caps the sample of
     entries; every problem list is whole). Entries show column values with
     secrets masked (see masking.mask_row) unless ``show_secrets``."""
     target = resolve_model(model, models)
     with connection_for(bind, statement_timeout) as (connection, database):
-        (report,) = warm_on(connection, database, [target])
+        (report,) = warm_on(connection, database, [target], model_timeout=model_timeout)
     inspected = InspectReport(database.display_url, report, limit=limit)
     if report.status is not Status.OK or report.shared_cache:
         return inspected

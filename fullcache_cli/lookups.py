@@ -41,6 +41,7 @@ def lookup(
     repeat: int = DEFAULT_REPEAT,
     statement_timeout: Optional[float] = None,
     show_secrets: bool = False,
+    model_timeout: Optional[float] = None,
 ) -> LookupReport:
     """Look ``key`` (text, read to fit the cache's key types) up through the
     model's own ``by_cache_key`` (or ``by_id``) from a second session. The
@@ -48,7 +49,7 @@ def lookup(
     ``show_secrets``."""
     target = resolve_model(model, models)
     with connection_for(bind, statement_timeout) as (connection, database):
-        warmed = _warm(connection, database, target)
+        warmed = _warm(connection, database, target, model_timeout)
         id_cache, key_cache = model_caches(target.cls)
         cache = id_cache if by_id else key_cache
         readings = _readings(target, key, cache, by_id)
@@ -69,13 +70,15 @@ def lookup(
     return report
 
 
-def _warm(connection: Any, database: Database, target: CachedModel) -> ModelReport:
+def _warm(connection: Any, database: Database, target: CachedModel, model_timeout: Optional[float]) -> ModelReport:
     """Warm the model (no lookups timed); an error when it cannot be read."""
-    (warmed,) = warm_on(connection, database, [target], lookup_samples=0)
+    (warmed,) = warm_on(connection, database, [target], lookup_samples=0, model_timeout=model_timeout)
     if warmed.status is not Status.OK:
         raise ModelError(f"{target.name} cannot be looked up: {warmed.error}")
     if warmed.shared_cache:
         raise ModelError(f"{target.name} cannot be looked up: it {warmed.shared_cache}")
+    if warmed.timed_out is not None:
+        raise ModelError(f"{target.name} cannot be looked up: its warm ran over {warmed.timed_out:g} s")
     return warmed
 
 

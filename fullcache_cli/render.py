@@ -351,6 +351,18 @@ def render_warm(report: WarmReport, output: Output) -> None:
             out.print(f"  [bold]{output.safe(name)}[/]  {output.safe(note)}", soft_wrap=True)
     out.print()
     out.print(totals(report, problems), soft_wrap=True)
+    if report.role_can_write:
+        out.print(role_note(report.role or "", report.role_can_write))
+
+
+def role_note(role: str, tables: list) -> str:
+    """Information, not a problem: the role may write where fullcache reads."""
+    named = ", ".join(tables[:5]) + (f" and {len(tables) - 5} more" if len(tables) > 5 else "")
+    return (
+        f"Note: role {escape(role)} may write to {len(tables)} cached table{'s' * (len(tables) != 1)} "
+        f"({escape(named)}). fullcache refuses writes on its own connections; a read-only role has the "
+        "database refuse them as well."
+    )
 
 
 def _problem_lines(problems: list, output: Output) -> None:

@@ -51,6 +51,9 @@ KINDS = (
     "merge_failure",
     "lookup_error",
     "slow_hit",
+    "escaped_transaction",
+    "database_write",
+    "timed_out",
     "slow",
     "growth",
     "drift",  # check --verify: the caches differ from their tables
@@ -250,6 +253,19 @@ class Related:
 
 
 @dataclass
+class Breach:
+    """What a model's code did to fullcache's transaction that fullcache could
+    not refuse: ``escaped_transaction`` (it ended or replaced it) or
+    ``database_write`` (rows changed through fullcache's connection)."""
+
+    kind: str
+    error: str
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "error": self.error}
+
+
+@dataclass
 class Problem:
     """One finding of warm or check: a kind of problem on a model, the rows
     and key it concerns, and whether ``check`` accepts it (``allowed`` by
@@ -355,6 +371,8 @@ class ModelReport(PerModel):
     lookups: Optional[Lookups] = None
     lookup_error: Optional[str] = None
     cut_short: List[str] = field(default_factory=list)  # checks stopped by their time budget
+    breaches: List[Breach] = field(default_factory=list)
+    timed_out: Optional[float] = None  # the model time limit (seconds) that stopped it
 
     @property
     def shared_bytes(self) -> Optional[int]:
@@ -390,6 +408,16 @@ class ModelReport(PerModel):
         slow_hit = self.lookups.slow_hit if self.lookups else None
         if slow_hit:
             found.append(Problem(self.model, "slow_hit", error=slow_hit))
+        found += [Problem(self.model, b.kind, error=b.error) for b in self.breaches]
+        if self.timed_out is not None:
+            found.append(
+                Problem(
+                    self.model,
+                    "timed_out",
+                    error=f"stopped by the model time limit of {self.timed_out:g} s (the caches hold what was "
+                    "loaded by then)",
+                )
+            )
         if (
             max_warm_seconds is not None
             and self.total_seconds is not None
@@ -428,6 +456,8 @@ class ModelReport(PerModel):
             "lookup_error": self.lookup_error,
             "cut_short": list(self.cut_short),
             "shared_cache": self.shared_cache,
+            "breaches": [b.to_json() for b in self.breaches],
+            "timed_out": self.timed_out,
         }
 
 
@@ -462,6 +492,11 @@ class WarmReport:
     max_growth: Optional[float] = None
     baseline: Optional[BaselineUse] = None
     verified: Optional["VerifyReport"] = None  # check --verify
+    # PostgreSQL: the role fullcache ran as, and the cached tables it may
+    # write to (information: a read-only role has the database refuse writes
+    # too). None elsewhere.
+    role: Optional[str] = None
+    role_can_write: Optional[List[str]] = None
 
     def findings(self) -> List[Problem]:
         """Every problem found, those accepted included (``allowed``,
@@ -537,6 +572,8 @@ class WarmReport:
                 self.baseline.to_json(sum(1 for p in findings if p.known)) if self.baseline is not None else None
             ),
             "findings": [p.to_json() for p in findings],
+            "role": self.role,
+            "role_can_write": self.role_can_write,
             "problems": len(problems),
             "ok": not problems,
             **({"verify": self.verified.to_json()} if self.verified is not None else {}),

@@ -21,20 +21,23 @@ import threading
 import time
 import warnings
 from contextlib import closing, contextmanager
-from typing import Any, Iterable, Iterator, List, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Protocol, Sequence
 
 from sqlalchemy import event, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from .analysis import cached_objects, key_problems, model_caches, row_id, unreachable_keys
 from .baseline import Baseline, apply_baseline, load_baseline
+from .cancelling import handle_errors, time_limit
 from .database import (
     Database, connection_for, connection_lost, count_rows, fresh_sessions, primary_key_column, session_on,
 )
 from .defaults import DEFAULT_MERGE_CHECK_SECONDS
 from .errors import UsageError, reraise_interrupt
+from .guards import watched, writable_tables
 from .loading import CachedModel, resolve_models
 from .memory import cache_memory, count_copies, evenly
 from .merge_check import check_merges
@@ -82,6 +85,7 @@ def warm(
     lookup_samples: int = LOOKUP_SAMPLES,
     statement_timeout: Optional[float] = None,
     merge_check_seconds: Optional[float] = MERGE_CHECK_SECONDS,
+    model_timeout: Optional[float] = None,
 ) -> WarmReport:
     """Warm every cached model (or those named) and report what each got.
 
@@ -91,15 +95,23 @@ def warm(
     sample. The models' caches stay warm afterwards, so an application can call this at start-up.
     ``merge_check_seconds`` bounds each model's merge check (None: no bound);
     a check cut short says so in the model's ``cut_short``.
+    ``statement_timeout`` (seconds) cancels any one statement that runs
+    longer (that model's populate error); ``model_timeout`` stops a model
+    whose whole warm runs longer (a ``timed_out`` problem), and the next
+    model is warmed.
     """
     targets = resolve_models(models, names)
     started = time.perf_counter()
     with connection_for(bind, statement_timeout) as (connection, database):
         reports = warm_on(
             connection, database, targets, progress=progress, lookup_samples=lookup_samples,
-            merge_check_seconds=merge_check_seconds,
+            merge_check_seconds=merge_check_seconds, model_timeout=model_timeout,
         )
-    return WarmReport(database.display_url, reports, seconds=time.perf_counter() - started)
+        privileges = writable_tables(connection, [sa_inspect(model.cls).local_table for model in targets])
+    report = WarmReport(database.display_url, reports, seconds=time.perf_counter() - started)
+    if privileges is not None:
+        report.role, report.role_can_write = privileges
+    return report
 
 
 def warm_on(
@@ -110,13 +122,20 @@ def warm_on(
     progress: Optional[WarmProgress] = None,
     lookup_samples: int = LOOKUP_SAMPLES,
     merge_check_seconds: Optional[float] = MERGE_CHECK_SECONDS,
+    model_timeout: Optional[float] = None,
 ) -> List[ModelReport]:
     """Warm ``targets`` on an open connection to ``database``, one report
-    each. When the connection drops, the model at hand reports it and the rest are not run."""
+    each. When the connection drops, the model at hand reports it and the rest are not run.
+
+    Each model's code runs watched (guards.watched): whatever it does to
+    fullcache's transaction, the next model finds it as it was, and what could
+    not be refused is that model's problem (``escaped_transaction``,
+    ``database_write``)."""
     reports: List[ModelReport] = []
     observers: List[_Observer] = []
     lost: Optional[str] = None
-    transaction = connection.get_transaction()
+    if model_timeout is not None:
+        handle_errors(connection)
     for model in targets:
         if lost is not None:
             reports.append(_not_run(model, lost))
@@ -125,10 +144,21 @@ def warm_on(
             progress.model_started(model.name, None)
         observer = _Observer(connection, database, model, progress, lookup_samples, merge_check_seconds)
         try:
-            report = observer.run()
+            with watched(connection) as watch:
+                with time_limit(connection.connection.dbapi_connection, model_timeout) as limit:
+
+                    def checkpoint() -> None:
+                        with limit.shielded():
+                            watch.checkpoint()  # the lookups run in fullcache's transaction, whatever populate did
+
+                    observer.before_lookups = checkpoint
+                    observer.run()
+            report = observer.report
+            report.breaches = watch.breaches
+            report.timed_out = model_timeout if limit.expired else None
             observers.append(observer)
-        except _ConnectionLost as error:
-            lost = str(error)
+        except (_ConnectionLost, sa_exc.DBAPIError) as error:
+            lost = str(error) if isinstance(error, _ConnectionLost) else observer.lost_message(error)
             report = _base_report(model, Status.ERROR, lost)
         except BaseException as error:
             # Whatever the model's code raised where warm did not expect it
@@ -138,8 +168,6 @@ def warm_on(
         reports.append(report)
         if progress is not None:
             progress.model_finished(report)
-        if lost is None:
-            transaction = _restore_transaction(connection, transaction)
     _count_copies(observers)
     return reports
 
@@ -157,16 +185,17 @@ def _count_copies(observers: List["_Observer"]) -> None:
 
 
 def _restore_transaction(connection: Connection, transaction: Any) -> Any:
-    """The transaction the next model runs in. A model's own code may have
-    ended ours (``session.connection().commit()``) and left another, maybe
-    failed, in its place: roll that back and begin again (read-only, as
-    every transaction of fullcache's engines), so that one model's code
-    cannot spoil the models after it."""
+    """The transaction the next model runs in (verify's loop; warm's models
+    run watched, see guards.watched). A model's own code may have ended ours
+    and left another, maybe failed, in its place: roll that back and begin
+    again (read-only, as every transaction of fullcache's engines)."""
     if transaction is None or (transaction.is_active and connection.get_transaction() is transaction):
         return transaction
     try:
         if connection.in_transaction():
-            connection.rollback()
+            # The class's rollback: the connection's own is refused to the
+            # models' code while fullcache holds it (guards.held).
+            Connection.rollback(connection)
         return connection.begin()
     except sa_exc.SQLAlchemyError:
         return None  # the connection is gone: the next model reports it
@@ -313,10 +342,15 @@ class _Observer:
         self.phases = _Phases(connection, self.report, progress)
         # Other cached models' objects this model's caches keep, for the copies note.
         self.related_states: dict = {}
+        # Run before the lookups (the model's code again): see warm_on.
+        self.before_lookups: Callable[[], None] = lambda: None
 
     def fail_if_lost(self, error: BaseException) -> None:
         if connection_lost(self.connection, error):
-            raise _ConnectionLost(f"connection lost while warming {self.model.name}: {self.describe(error)}") from error
+            raise _ConnectionLost(self.lost_message(error)) from error
+
+    def lost_message(self, error: BaseException) -> str:
+        return f"connection lost while warming {self.model.name}: {self.describe(error)}"
 
     def run(self) -> ModelReport:
         with self.phases:
@@ -365,6 +399,8 @@ class _Observer:
             except sa_exc.DBAPIError as error:
                 self.fail_if_lost(error)
         self.phases.enter("lookups")
+        with self.phases.uncounted():
+            self.before_lookups()
         with uncounted(self.cls):  # the application's statistics are its own
             self.time_lookups()
 

@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
 from fullcache_cli.cli import cli
@@ -96,3 +97,23 @@ def fill_drifting(url: str) -> str:
     filled(url, drifting.fill)
     drifting.reset_all()
     return url
+
+
+def checksum(bind: "str | Engine") -> dict:
+    """Each table's row count and a digest of its rows, in a stable order
+    (``bind``: a URL, or the Engine a database in memory lives in)."""
+    import hashlib
+
+    from sqlalchemy import inspect, text
+
+    engine = create_engine(bind, poolclass=NullPool) if isinstance(bind, str) else bind
+    try:
+        with engine.connect() as connection:
+            sums = {}
+            for table in sorted(inspect(connection).get_table_names()):
+                rows = sorted(repr(tuple(row)) for row in connection.execute(text(f'SELECT * FROM "{table}"')))
+                sums[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
+            return sums
+    finally:
+        if isinstance(bind, str):
+            engine.dispose()

@@ -10,24 +10,24 @@ of the database is what it was before.
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import pytest
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import InternalError, PendingRollbackError
 from sqlalchemy.pool import NullPool
 
 import sample_models
 from fullcache_cli.database import read_only_session
 from tests.apps import writers
-from tests.helpers import filled, invoke
+from tests.helpers import checksum, filled, invoke
 
 WRITERS = "tests.apps.writers"
 
 EVERY_WRITE = {
     "add, flush, commit",
     "connection commit, insert, commit",
+    "release savepoint, insert",
     "engine.connect(), insert, commit",
     "autocommit engine.connect(), insert",
     "engine.begin(), insert",
@@ -36,20 +36,6 @@ EVERY_WRITE = {
 }
 
 IN_FAILED_TRANSACTION = "InFailedSqlTransaction: current transaction is aborted, commands ignored until end of transaction block"
-
-
-def checksum(url: str) -> dict:
-    """Each table's row count and a digest of its rows, in a stable order."""
-    engine = create_engine(url, poolclass=NullPool)
-    try:
-        with engine.connect() as connection:
-            sums = {}
-            for table in sorted(inspect(connection).get_table_names()):
-                rows = sorted(repr(tuple(row)) for row in connection.execute(text(f'SELECT * FROM "{table}"')))
-                sums[table] = (len(rows), hashlib.sha256("\n".join(rows).encode()).hexdigest())
-            return sums
-    finally:
-        engine.dispose()
 
 
 @pytest.fixture
@@ -79,8 +65,9 @@ def test_writing_models_leave_every_table_unchanged(writers_url, backend, comman
     assert writers.written == []
     models = {m["model"]: m for m in json.loads(result.stdout)["models"]}
     # A populate that recovers from its refused write warms in full; so does
-    # every model after the one that committed the connection.
-    for name in ("AddsRow", "EngineWriter", "Mutates", "HookWriter", "Plain"):
+    # the one whose commit of the connection was refused, and every model
+    # after them.
+    for name in ("AddsRow", "CommitsConnection", "EngineWriter", "Mutates", "HookWriter", "Plain"):
         assert models[name]["status"] == "ok", models[name]
         assert models[name]["cached_ids"] == 3, models[name]
     # What the refused writes leave behind, and nothing else.
@@ -89,10 +76,10 @@ def test_writing_models_leave_every_table_unchanged(writers_url, backend, comman
     assert models["HookWriter"]["lookup_error"].startswith(
         "PendingRollbackError: This Session's transaction has been rolled back")
     failed_populates = {name: m["populate_error"] for name, m in models.items() if m["populate_error"]}
-    assert failed_populates == ({} if backend == "sqlite" else {"CommitsConnection": IN_FAILED_TRANSACTION})
+    assert failed_populates == ({} if backend == "sqlite" else {"ReleasesSavepoints": IN_FAILED_TRANSACTION})
     unread = {name: m["error"] for name, m in models.items() if m["status"] != "ok"}
     assert unread == ({} if backend == "sqlite" else {
-        "CommitsConnection": f"rows that populate did not load cannot be read: {IN_FAILED_TRANSACTION}"})
+        "ReleasesSavepoints": f"rows that populate did not load cannot be read: {IN_FAILED_TRANSACTION}"})
 
 
 def test_writing_models_leave_every_table_unchanged_through_the_library(writers_url, backend):
@@ -111,7 +98,7 @@ def test_writing_models_leave_every_table_unchanged_through_the_library(writers_
     # transaction it swallowed, and only there does it raise.
     expected = {"HookWriter": "PendingRollbackError"}
     if backend == "postgresql":
-        expected["CommitsConnection"] = "InternalError"
+        expected["ReleasesSavepoints"] = "InternalError"
     assert raised == expected
     assert set(writers.attempted) == EVERY_WRITE
     assert checksum(writers_url) == before, f"written: {writers.written}"
@@ -141,14 +128,14 @@ def test_inspect_lookup_and_models_of_writing_models_leave_every_table_unchanged
     ]
     # Lookups that find nothing (exit 1): Mutates' cache_key() changed every
     # key; the hook of HookWriter fails in the transaction its refused write
-    # spoiled; on PostgreSQL, CommitsConnection's populate fails the same way
+    # spoiled; on PostgreSQL, ReleasesSavepoints' populate fails the same way
     # (and its rows cannot be read again: inspect exits 1 too).
     not_found = {("lookup", "Mutates", "Mutates-1"): 1, ("lookup", "HookWriter", "no such key"): 1,
                  ("lookup", "HookWriter", "2", "--id"): 1}
     if backend == "postgresql":
-        not_found[("lookup", "CommitsConnection", "CommitsConnection-1")] = 1
-        not_found[("inspect", "CommitsConnection")] = 1
-    unreadable = {("lookup", "CommitsConnection", "CommitsConnection-1")} if backend == "postgresql" else set()
+        not_found[("lookup", "ReleasesSavepoints", "ReleasesSavepoints-1")] = 1
+        not_found[("inspect", "ReleasesSavepoints")] = 1
+    unreadable = {("lookup", "ReleasesSavepoints", "ReleasesSavepoints-1")} if backend == "postgresql" else set()
     for run in runs:
         for model in writers.MODELS:
             model.reset_cache()
@@ -156,7 +143,7 @@ def test_inspect_lookup_and_models_of_writing_models_leave_every_table_unchanged
         assert "Traceback" not in result.output, (run, result.output)
         assert "unexpected" not in result.output, (run, result.output)
         if tuple(run) in unreadable:
-            assert result.stderr.startswith("Error: CommitsConnection cannot be looked up: rows that populate did "
+            assert result.stderr.startswith("Error: ReleasesSavepoints cannot be looked up: rows that populate did "
                                             f"not load cannot be read: {IN_FAILED_TRANSACTION}"), result.stderr
         else:
             assert result.stderr == "", (run, result.stderr)

@@ -9,10 +9,11 @@ warm promises. Each test sets ``CONTROL`` before it runs fullcache.
   settings of the connection fullcache gives it, then populates.
 - ``Interrupted``: populate_cache ends its session's savepoint and writes a
   row through the driver's connection, in fullcache's outer transaction (on
-  SQLite it turns ``query_only`` off; on PostgreSQL it ends the read-only
-  transaction and begins one that may write), writes ``wrote`` to the file
-  ``CONTROL["ready"]`` (or the environment's ``PROBES_READY``), then waits
-  for Ctrl-C.
+  SQLite it drops fullcache's authorizer and turns ``query_only`` off, and
+  the file, which fullcache opened read-only, still refuses the row; on
+  PostgreSQL it ends the read-only transaction and begins one that may
+  write), writes ``wrote`` (or ``refused``) to the file ``CONTROL["ready"]``
+  (or the environment's ``PROBES_READY``), then waits for Ctrl-C.
 
 Every table has three rows: ids 1 to 3, names ``<Model>-<id>``.
 """
@@ -102,15 +103,19 @@ class Interrupted(Named, Base):
         _db.commit()
         cursor = dbapi_connection.cursor()
         if dialect == "sqlite":
+            dbapi_connection.set_authorizer(None)
             cursor.execute("PRAGMA query_only = OFF")
         else:
             cursor.execute("COMMIT")
             cursor.execute("BEGIN READ WRITE")
-        cursor.execute(insert)
-        written = cursor.rowcount
+        try:
+            cursor.execute(insert)
+            outcome = "wrote" if cursor.rowcount == 1 else f"wrote {cursor.rowcount} rows"
+        except sqlite3.OperationalError as error:
+            outcome = "refused" if "readonly database" in str(error) else f"failed: {error}"
         ready = CONTROL.get("ready") or os.environ["PROBES_READY"]
         with open(ready + ".part", "w") as stream:
-            stream.write("wrote" if written == 1 else f"wrote {written} rows")
+            stream.write(outcome)
         os.replace(ready + ".part", ready)  # whole or not at all, for the test that waits on it
         while True:
             time.sleep(0.05)

@@ -4,6 +4,8 @@ fullcache must leave the database exactly as it found it.
 - ``AddsRow``: populate_cache adds a row, flushes, and commits
 - ``CommitsConnection``: populate_cache commits the session's connection,
   then inserts through it and commits again
+- ``ReleasesSavepoints``: populate_cache releases the savepoint its session
+  works in, then inserts through the connection
 - ``EngineWriter``: populate_cache opens new connections from the session's
   engine (one in a transaction, one in autocommit mode) and inserts
 - ``Mutates``: cache_key() changes the object in place (a dirty object)
@@ -68,6 +70,22 @@ class CommitsConnection(Named, Base):
             connection.commit()
 
         _try("connection commit, insert, commit", commit_insert_commit)
+        super().populate_cache(_db)
+
+
+class ReleasesSavepoints(Named, Base):
+    __tablename__ = "writers_releases_savepoints"
+
+    @classmethod
+    def populate_cache(cls, _db):
+        def release_insert():
+            connection = _db.connection()
+            nested = connection.get_nested_transaction()
+            if nested is not None:
+                nested.commit()
+            connection.execute(text(f"INSERT INTO {cls.__tablename__} (id, name) VALUES (105, 'after release')"))
+
+        _try("release savepoint, insert", release_insert)
         super().populate_cache(_db)
 
 
@@ -139,7 +157,7 @@ class Plain(Named, Base):
     __tablename__ = "writers_plain"
 
 
-MODELS = [AddsRow, CommitsConnection, EngineWriter, Mutates, HookWriter, Plain]
+MODELS = [AddsRow, CommitsConnection, ReleasesSavepoints, EngineWriter, Mutates, HookWriter, Plain]
 
 
 def fill(engine):
