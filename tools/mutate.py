@@ -136,10 +136,10 @@ MUTATIONS = [
     Mutation(
         "P2", "a joined Session is rolled back after the warm",
         "fullcache_cli/database.py",
-        "        yield connection, Database(connection.engine, connection.engine.url)\n        return",
-        "        yield connection, Database(connection.engine, connection.engine.url)\n        bind.rollback()\n"
-        "        return",
-        ["tests/test_cli_warm.py", "tests/test_library.py"],
+        "                yield connection, Database(connection.engine, connection.engine.url)\n            return",
+        "                yield connection, Database(connection.engine, connection.engine.url)\n"
+        "            bind.rollback()\n            return",
+        ["tests/test_cli_warm.py", "tests/test_library.py", "tests/test_escapes.py"],
     ),
     Mutation(
         "P3", "DATABASE_URL before FULLCACHE_DATABASE_URL",
@@ -154,8 +154,7 @@ MUTATIONS = [
     ),
     Mutation(
         "P4b", "an application's SQLite in memory read through a new pool (another, empty database)",
-        "fullcache_cli/database.py", "    if isinstance(engine.pool, (StaticPool, SingletonThreadPool)):",
-        "    if False:",
+        "fullcache_cli/database.py", "    if _in_memory(engine):", "    if False:",
         ["tests/test_library.py"],
     ),
     Mutation(
@@ -189,6 +188,29 @@ MUTATIONS = [
         "fullcache_cli/cli.py",
         '            first = (message.strip().splitlines() or [""])[0]', "            first = message.strip()",
         ["tests/test_cli_masking.py", "tests/test_cli_errors.py"],
+    ),
+    Mutation(
+        "R1", "SQLite's authorizer lets writes through (SQLite only)",
+        "fullcache_cli/guards.py", "    if action in _SQLITE_WRITES:\n        return sqlite3.SQLITE_DENY\n", "",
+        ["tests/test_escapes.py"],
+        ["-m", "not postgresql"],
+    ),
+    Mutation(
+        "R2", "statements that end the transaction let through",
+        "fullcache_cli/guards.py", "    if escaping_statement(statement):\n        _refuse(conn, statement)\n", "",
+        ["tests/test_escapes.py"],
+    ),
+    Mutation(
+        "R3", "a model that escaped the transaction not reported",
+        "fullcache_cli/guards.py",
+        '        breaches.append(Breach("escaped_transaction", ESCAPED.format(how=escaped)))', "        pass",
+        ["tests/test_escapes.py"],
+    ),
+    Mutation(
+        "R4", "Ctrl-C does not cancel the running statement",
+        "fullcache_cli/cli.py", "            with cancel_on_interrupt(database.cancel):", "            with nullcontext():",
+        ["tests/test_cancel.py"],
+        ["-k", "ctrl_c"],
     ),
 ]
 
