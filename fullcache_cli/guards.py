@@ -234,6 +234,9 @@ class _Before:
 
     in_transaction: bool
     query_only: int = 0
+    # The models' code undid fullcache's model savepoint, and fullcache went
+    # back to its outer one (the application's transaction intact).
+    recovered: bool = False
 
 
 @contextmanager
@@ -392,7 +395,11 @@ def _after(connection: Connection, before: _Mark) -> List[Breach]:
                 "defences: they may have been written",
             )
         )
-    _restore(connection, database_transaction_lost=escaped is not None)
+    borrowed_state = connection.info.get(_BORROWED)
+    recovered = borrowed_state is not None and borrowed_state.recovered
+    if recovered:
+        borrowed_state.recovered = False
+    _restore(connection, database_transaction_lost=escaped is not None and not recovered)
     return breaches
 
 
@@ -407,11 +414,29 @@ def _escaped(connection: Connection, before: _Mark) -> Optional[str]:
         _release_savepoint(connection, MODEL_SAVEPOINT)
         after = _identity(connection)
     except sa_exc.DBAPIError:
+        if _back_to_outer_savepoint(connection):
+            return "it rolled back to before fullcache's savepoint"
         return "it was committed or rolled back under fullcache"
     before.changes_after = after.changes
     if after.identity != before.identity:
         return "another transaction took its place"
     return None
+
+
+def _back_to_outer_savepoint(connection: Connection) -> bool:
+    """A borrowed connection whose model savepoint the models' code undid:
+    back to fullcache's outer savepoint, read-only again, with the
+    application's transaction as it was. False when that is gone too."""
+    if connection.info.get(_BORROWED) is None:
+        return False
+    try:
+        own(connection, f"ROLLBACK TO SAVEPOINT {OUTER_SAVEPOINT}")
+        if connection.dialect.name == "postgresql":
+            own(connection, "SET TRANSACTION READ ONLY")
+    except sa_exc.DBAPIError:
+        return False
+    connection.info[_BORROWED].recovered = True
+    return True
 
 
 def _changes(connection: Connection, before: _Mark) -> int:

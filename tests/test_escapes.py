@@ -200,6 +200,39 @@ def test_the_applications_session_commits_nothing_of_fullcaches_run(writers_url,
     assert after == before, f"written: {writers.written}"
 
 
+def test_a_model_that_undoes_fullcaches_savepoint_on_a_lent_session_is_reported_and_nothing_stays(
+    escapers_url, backend
+):
+    """Past the defences, on the application's own connection: the model's
+    row is rolled back with fullcache's savepoint, the application's rows
+    and transaction are kept, and the model is reported."""
+    before = checksum(escapers_url)
+    engine = create_engine(escapers_url)
+    try:
+        session = Session(engine)
+        session.add(escapers.Plain(id=501, name="flushed by the application"))
+        session.flush()
+        pending = escapers.Plain(id=500, name="pending in the application")
+        session.add(pending)
+
+        report = fullcache_cli.check(session, [escapers.UndoesSavepoint, escapers.Plain])
+
+        reported = {m.model: m for m in report.models}
+        kinds = {b.kind for b in reported["UndoesSavepoint"].breaches}
+        assert kinds == ({"escaped_transaction"} if backend == "postgresql" else {"database_write"})
+        assert escapers.written == ["UndoesSavepoint"]  # it did get past the defences
+        assert reported["Plain"].breaches == [] and reported["Plain"].cached_ids == 4
+        assert set(session.new) == {pending} and session.in_transaction()
+        session.commit()
+        session.close()
+    finally:
+        engine.dispose()
+    after = checksum(escapers_url)
+    assert after["escapers_plain"][0] == before["escapers_plain"][0] + 2
+    del after["escapers_plain"], before["escapers_plain"]
+    assert after == before
+
+
 def test_an_engine_on_one_static_connection_to_a_file_writes_nothing(writers_url, backend):
     """StaticPool keeps one connection for everything: fullcache reads
     through a pool of its own on the same database, read-only."""

@@ -16,6 +16,10 @@ and then write, each in one way:
   on fullcache's side sees these calls: they are detected, not refused
   (SQLite files fullcache opens itself are read-only to SQLite: there the
   insert fails).
+- ``UndoesSavepoint``: on the raw DB-API connection of a Session lent to
+  fullcache, goes back to before fullcache's savepoint (PostgreSQL: which
+  undoes its ``READ ONLY``) or drops its authorizer and ``query_only``
+  (SQLite), then inserts
 - ``Plain``: a clean model after all of them
 
 Every write goes through ``_try``: ``attempted`` lists the writes tried,
@@ -133,13 +137,28 @@ class DriverCommit(_Named, Base):
         raw.commit()
 
 
+class UndoesSavepoint(_Named, Base):
+    __tablename__ = "escapers_undoes_savepoint"
+
+    @classmethod
+    def escape(cls, _db):
+        raw = _db.connection().connection.driver_connection
+        cursor = raw.cursor()
+        if hasattr(raw, "set_session"):
+            cursor.execute("ROLLBACK TO SAVEPOINT fullcache_outer")
+        else:
+            raw.set_authorizer(None)
+            cursor.execute("PRAGMA query_only = OFF")
+        cursor.execute(f"INSERT INTO {cls.__tablename__} (id, name) VALUES (100, 'written')")
+
+
 class Plain(_Named, Base):
     __tablename__ = "escapers_plain"
 
 
 POSTGRESQL = [CommitSessionReadWrite, CommitBeginReadWrite, CommitDefaultReadWrite]
 SQLITE = [QueryOnlyOff, RawQueryOnlyOff, Attaches]
-MODELS = POSTGRESQL + SQLITE + [DriverCommit, Plain]
+MODELS = POSTGRESQL + SQLITE + [DriverCommit, UndoesSavepoint, Plain]
 
 
 def fill(engine):
