@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, ForeignKey, Integer, String, create_engine
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column, relationship
 
 from fullcache_cli import HasFullTableCache
-from tests.apps import seed_cache
+from tests.apps import SeedNamed, seed_cache
 
 RESET = HasFullTableCache.RESET
 
@@ -153,15 +153,8 @@ def define_models() -> SimpleNamespace:
         cache_key = KeyedByCode.cache_key
         on_cache_key = None
 
-    class SeedFalsy(seed_cache.HasFullTableCache, Base):
+    class SeedFalsy(SeedNamed, Base):
         __tablename__ = "seed_falsy"
-        _cache = seed_cache.HasFullTableCache.RESET
-        _id_cache = seed_cache.HasFullTableCache.RESET
-        id = mapped_column(Integer, primary_key=True)
-        name = mapped_column(String(50))
-
-        def cache_key(self):
-            return self.name
 
         def __bool__(self):
             return False

@@ -7,23 +7,18 @@ from __future__ import annotations
 import threading
 from contextlib import contextmanager
 
-from sqlalchemy import Integer, String, create_engine, text
-from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import DeclarativeBase, Session
 
-from fullcache_cli import HasFullTableCache
+from tests.apps import Named
 
 
 def define(url):
     class Base(DeclarativeBase):
         pass
 
-    class Shelf(HasFullTableCache, Base):
+    class Shelf(Named, Base):
         __tablename__ = "shelves"
-        id = mapped_column(Integer, primary_key=True)
-        name = mapped_column(String(50))
-
-        def cache_key(self):
-            return self.name
 
     engine = create_engine(url)
     Base.metadata.create_all(engine)

@@ -7,27 +7,23 @@ from __future__ import annotations
 import threading
 import time
 
-from sqlalchemy import Integer, String, create_engine
-from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
+from sqlalchemy import create_engine
+from sqlalchemy.orm import DeclarativeBase, Session
 from sqlalchemy.pool import NullPool
 
 import fullcache_cli
-from fullcache_cli import HasFullTableCache, warming
+from fullcache_cli import warming
+from tests.apps import Named
 
 
 class Base(DeclarativeBase):
     pass
 
 
-class SlowShelf(HasFullTableCache, Base):
+class SlowShelf(Named, Base):
     """Loads its rows, then dawdles, so that the display polls meanwhile."""
 
     __tablename__ = "progress_slow_shelf"
-    id = mapped_column(Integer, primary_key=True)
-    name = mapped_column(String(50))
-
-    def cache_key(self):
-        return self.name
 
     @classmethod
     def populate_cache(cls, _db):

@@ -2,23 +2,18 @@
 keys)`` writes ``rows`` rows whose cache_key() takes only ``keys`` distinct
 values, so nearly every row is in a collision and every problem list is long."""
 
-from sqlalchemy import Integer, String, insert
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy import insert
+from sqlalchemy.orm import DeclarativeBase
 
-from fullcache_cli import HasFullTableCache
+from tests.apps import Named
 
 
 class Base(DeclarativeBase):
     pass
 
 
-class Big(HasFullTableCache, Base):
+class Big(Named, Base):
     __tablename__ = "big"
-    id = mapped_column(Integer, primary_key=True)
-    name = mapped_column(String(50))
-
-    def cache_key(self):
-        return self.name
 
 
 def fill(engine, rows: int, keys: int, batch: int = 50_000) -> None:

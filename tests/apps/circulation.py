@@ -35,13 +35,31 @@ from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Uniq
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from fullcache_cli import HasFullTableCache
-from tests.apps import seed_cache
+from tests.apps import SeedCaches, seed_cache
 
 Seed = seed_cache.HasFullTableCache
 
 
 class Base(DeclarativeBase):
     pass
+
+
+def shows(*columns: str):
+    """A ``__repr__`` naming the class and the given columns' values."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {' / '.join(str(getattr(self, column)) for column in columns)}>"
+
+    return __repr__
+
+
+class KeyedByName:
+    """Keyed and shown by its name."""
+
+    def cache_key(self):
+        return self.name
+
+    __repr__ = shows("name")
 
 
 libraries_integrations = Table(
@@ -59,19 +77,11 @@ libraries_collections = Table(
 )
 
 
-class DataSource(Seed, Base):
+class DataSource(KeyedByName, SeedCaches, Base):
     __tablename__ = "datasources"
-    _cache = Seed.RESET
-    _id_cache = Seed.RESET
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     offers_licenses: Mapped[bool] = mapped_column(default=False)
-
-    def cache_key(self):
-        return self.name
-
-    def __repr__(self) -> str:
-        return f"<DataSource {self.name}>"
 
 
 class Genre(HasFullTableCache, Base):
@@ -83,31 +93,27 @@ class Genre(HasFullTableCache, Base):
     def cache_key(self):
         return self.name.lower()
 
-    def __repr__(self) -> str:
-        return f"<Genre {self.name}>"
+    __repr__ = shows("name")
 
 
-class DeliveryMechanism(Seed, Base):
+class DeliveryMechanism(SeedCaches, Base):
     __tablename__ = "deliverymechanisms"
-    _cache = Seed.RESET
-    _id_cache = Seed.RESET
     id: Mapped[int] = mapped_column(primary_key=True)
+    default_client_can_fulfill: Mapped[bool] = mapped_column(default=False)
     content_type: Mapped[str] = mapped_column(String(255))
     drm_scheme: Mapped[str | None] = mapped_column(String(255))
-    default_client_can_fulfill: Mapped[bool] = mapped_column(default=False)
 
     def cache_key(self):
         return (self.content_type, self.drm_scheme)
 
-    def __repr__(self) -> str:
-        return f"<DeliveryMechanism {self.content_type} / {self.drm_scheme}>"
+    __repr__ = shows("content_type", "drm_scheme")
 
 
 class Library(HasFullTableCache, Base):
     __tablename__ = "libraries"
     id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(255))
     short_name: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
     is_default: Mapped[bool] = mapped_column(default=False)
     settings: Mapped[list["ConfigurationSetting"]] = relationship(
         back_populates="library", lazy="joined", cascade="all, delete-orphan"
@@ -122,14 +128,11 @@ class Library(HasFullTableCache, Base):
     def cache_key(self):
         return self.short_name
 
-    def __repr__(self) -> str:
-        return f"<Library {self.short_name}>"
+    __repr__ = shows("short_name")
 
 
-class ExternalIntegration(Seed, Base):
+class ExternalIntegration(SeedCaches, Base):
     __tablename__ = "externalintegrations"
-    _cache = Seed.RESET
-    _id_cache = Seed.RESET
     id: Mapped[int] = mapped_column(primary_key=True)
     protocol: Mapped[str] = mapped_column(String(64))
     goal: Mapped[str] = mapped_column(String(64))
@@ -144,8 +147,7 @@ class ExternalIntegration(Seed, Base):
     def cache_key(self):
         return self.name
 
-    def __repr__(self) -> str:
-        return f"<ExternalIntegration {self.protocol}/{self.goal} {self.name}>"
+    __repr__ = shows("protocol", "goal", "name")
 
 
 class ExternalIntegrationLink(Seed, Base):
@@ -163,18 +165,14 @@ class ExternalIntegrationLink(Seed, Base):
         return (self.external_integration_id, self.purpose)
 
 
-class ConfigurationSetting(Seed, Base):
+class ConfigurationSetting(SeedCaches, Base):
     __tablename__ = "configurationsettings"
     __table_args__ = (UniqueConstraint("library_id", "external_integration_id", "key"),)
-    _cache = Seed.RESET
-    _id_cache = Seed.RESET
     id: Mapped[int] = mapped_column(primary_key=True)
-    library_id: Mapped[int | None] = mapped_column(ForeignKey("libraries.id"), index=True)
-    external_integration_id: Mapped[int | None] = mapped_column(
-        ForeignKey("externalintegrations.id"), index=True
-    )
     key: Mapped[str] = mapped_column(String(255))
     value: Mapped[str | None] = mapped_column(String(4096))
+    library_id: Mapped[int | None] = mapped_column(ForeignKey("libraries.id"), index=True)
+    external_integration_id: Mapped[int | None] = mapped_column(ForeignKey("externalintegrations.id"), index=True)
     library: Mapped[Library | None] = relationship(back_populates="settings")
     external_integration: Mapped[ExternalIntegration | None] = relationship(back_populates="settings")
 
@@ -185,8 +183,7 @@ class ConfigurationSetting(Seed, Base):
         integration = self.external_integration.id if self.external_integration is not None else None
         return (library, integration, self.key)
 
-    def __repr__(self) -> str:
-        return f"<ConfigurationSetting {self.key}>"
+    __repr__ = shows("key")
 
 
 class Admin(HasFullTableCache, Base):
@@ -199,8 +196,7 @@ class Admin(HasFullTableCache, Base):
     def cache_key(self):
         return self.email.lower()  # raises for an admin without an email
 
-    def __repr__(self) -> str:
-        return f"<Admin {self.email}>"
+    __repr__ = shows("email")
 
 
 class AdminRole(HasFullTableCache, Base):
@@ -219,10 +215,8 @@ class AdminRole(HasFullTableCache, Base):
         return f"<AdminRole {self.role} of {self.admin.email}>"
 
 
-class Collection(Seed, Base):
+class Collection(KeyedByName, SeedCaches, Base):
     __tablename__ = "collections"
-    _cache = Seed.RESET
-    _id_cache = Seed.RESET
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(255), unique=True)
     external_integration_id: Mapped[int | None] = mapped_column(ForeignKey("externalintegrations.id"))
@@ -231,12 +225,6 @@ class Collection(Seed, Base):
     parent: Mapped["Collection | None"] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list["Collection"]] = relationship(back_populates="parent")
     libraries: Mapped[list[Library]] = relationship(secondary=libraries_collections, back_populates="collections")
-
-    def cache_key(self):
-        return self.name
-
-    def __repr__(self) -> str:
-        return f"<Collection {self.name}>"
 
 
 CACHED = [

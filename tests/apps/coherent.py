@@ -1,35 +1,22 @@
 """Models kept coherent across processes in the coherence tests: one on
 fullcache's mixin, one on an application's own copy of the original."""
 
-from sqlalchemy import Integer, String, create_engine, text
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import DeclarativeBase
 
-from fullcache_cli import HasFullTableCache
-from tests.apps import seed_cache
+from tests.apps import Named, SeedNamed
 
 
 class Base(DeclarativeBase):
     pass
 
 
-class Genre(HasFullTableCache, Base):
+class Genre(Named, Base):
     __tablename__ = "coh_genres"
-    id = mapped_column(Integer, primary_key=True)
-    name = mapped_column(String(100))
-
-    def cache_key(self):
-        return self.name
 
 
-class SeedGenre(seed_cache.HasFullTableCache, Base):
+class SeedGenre(SeedNamed, Base):
     __tablename__ = "coh_seed_genres"
-    _cache = seed_cache.HasFullTableCache.RESET
-    _id_cache = seed_cache.HasFullTableCache.RESET
-    id = mapped_column(Integer, primary_key=True)
-    name = mapped_column(String(100))
-
-    def cache_key(self):
-        return self.name
 
 
 def fill(url: str, rows: int = 3) -> None:

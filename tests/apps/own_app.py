@@ -6,6 +6,7 @@ imported from another module."""
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from tests.apps import SeedNamed
 from tests.apps.planted import SeedFormat  # noqa: F401  (imported models count too)
 from tests.apps.seed_cache import HasFullTableCache
 
@@ -14,15 +15,8 @@ class Base(DeclarativeBase):
     pass
 
 
-class Publisher(HasFullTableCache, Base):
+class Publisher(SeedNamed, Base):
     __tablename__ = "publishers"
-    _cache = HasFullTableCache.RESET
-    _id_cache = HasFullTableCache.RESET
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(50))
-
-    def cache_key(self):
-        return self.name
 
 
 class CachedBase(HasFullTableCache, Base):
