@@ -373,8 +373,6 @@ def main() -> int:
 
     import tempfile
 
-    from sqlalchemy import create_engine, text
-
     from fullcache_cli.coherence_admin import install
     from fullcache_cli.loading import cached_model
     from tests.apps import coherent
@@ -382,15 +380,10 @@ def main() -> int:
     cluster = None
     url = args.database_url
     if url is None:
-        from pgcluster import _ThrowawayCluster, find_postgres_bindir
+        from pgcluster import _ThrowawayCluster, create_database, find_postgres_bindir
 
         cluster = _ThrowawayCluster(find_postgres_bindir())
-        admin = cluster.start()
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text("CREATE DATABASE coherence_bench"))
-        engine.dispose()
-        url = admin.set(database="coherence_bench").render_as_string(hide_password=False)
+        url = create_database(cluster.start(), "coherence_bench")
     try:
         coherent.fill(url)
         install(url, [cached_model(coherent.Genre)])

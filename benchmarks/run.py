@@ -50,7 +50,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 CURVE_TOLERANCE = 1.2
 SMALL_REPEATS = 5  # warms a curve round of a small size (see curve())
@@ -108,28 +108,47 @@ def seed_warm(db: Databases) -> List[str]:
     return [PYTHON, str(HERE / "seed_warm.py"), db.url]
 
 
+def alternated(label: str, runs: int, ours: Callable[[], Tuple[Run, Any]],
+               theirs: Callable[[Any], Run]) -> Tuple[List[Run], List[Run], list]:
+    """``ours()`` (a run and what its report says, checked) then
+    ``theirs(report)`` (the baseline's run, checked against it), alternated,
+    ``runs`` times each after one untimed run of each: the timed runs of
+    each and the reports."""
+    measured: List[Run] = []
+    baseline: List[Run] = []
+    reports: list = []
+    for attempt in range(runs + 1):
+        say(f"{label}: run {attempt}/{runs}" + (" (untimed)" if attempt == 0 else ""))
+        run, report = ours()
+        base = theirs(report)
+        if attempt:
+            measured.append(run)
+            baseline.append(base)
+            reports.append(report)
+    return measured, baseline, reports
+
+
 def warm_processes(db: Databases, rows: int, runs: int) -> dict:
     """``fullcache warm --json`` and the seed-way process, alternated, ``runs``
     times each after one untimed run of each."""
     env = db.env(rows)
-    measured: List[Run] = []
-    baseline: List[Run] = []
-    reports: List[dict] = []
-    for attempt in range(runs + 1):
-        say(f"warm processes, {rows:,} rows: run {attempt}/{runs}" + (" (untimed)" if attempt == 0 else ""))
+
+    def ours() -> Tuple[Run, dict]:
         run = checked(run_process(fullcache_warm(db), env), "fullcache warm --json")
         report = json.loads(run.stdout)
         model = report["models"][0]
         if model["status"] != "ok" or model["cached_ids"] != rows or not report["ok"]:
             raise RuntimeError(f"fullcache warm did not report {rows} clean rows: {json.dumps(model)[:2000]}")
+        return run, model
+
+    def theirs(_model: dict) -> Run:
         seed = checked(run_process(seed_warm(db), env), "seed_warm.py")
         seed_out = json.loads(seed.stdout)
         if seed_out["rows"] != rows:
             raise RuntimeError(f"seed_warm.py loaded {seed_out['rows']} rows, not {rows}")
-        if attempt:
-            measured.append(run)
-            baseline.append(seed)
-            reports.append(model)
+        return seed
+
+    measured, baseline, reports = alternated(f"warm processes, {rows:,} rows", runs, ours, theirs)
     return {
         "fullcache_seconds": [r.seconds for r in measured],
         "seed_seconds": [r.seconds for r in baseline],
@@ -153,24 +172,23 @@ def app_processes(db: Databases, runs: int) -> dict:
     one session (app_warm.py), alternated, ``runs`` times each after one
     untimed run of each."""
     env = db.env(0)
-    measured: List[Run] = []
-    baseline: List[Run] = []
-    reports: List[dict] = []
-    for attempt in range(runs + 1):
-        say(f"circulation app: run {attempt}/{runs}" + (" (untimed)" if attempt == 0 else ""))
+
+    def ours() -> Tuple[Run, dict]:
         run = checked(run_process([FULLCACHE, "warm", "--json", "--models", APP, "--database-url", db.url], env),
                       "fullcache warm --json (circulation)")
         report = json.loads(run.stdout)
         if any(model["status"] != "ok" for model in report["models"]):
             raise RuntimeError(f"fullcache warm could not read every model: {run.stdout[:2000]}")
+        return run, report
+
+    def theirs(report: dict) -> Run:
         app = checked(run_process([PYTHON, str(HERE / "app_warm.py"), db.url], env), "app_warm.py")
         cached = sum(model["cached_ids"] for model in report["models"])
         if json.loads(app.stdout)["rows"] != cached:
             raise RuntimeError(f"app_warm.py cached {app.stdout.strip()}, fullcache {cached} rows")
-        if attempt:
-            measured.append(run)
-            baseline.append(app)
-            reports.append(report)
+        return app
+
+    measured, baseline, reports = alternated("circulation app", runs, ours, theirs)
     return {
         "fullcache_seconds": [r.seconds for r in measured],
         "app_seconds": [r.seconds for r in baseline],
@@ -310,19 +328,20 @@ def measure(args: argparse.Namespace, db: Databases) -> dict:
     say("lookups (in-process)")
     lookups = raw["lookups"] = probe(env, "lookups", db.url, "--rounds", str(args.lookup_rounds))
     same, other = lookups["same_session"], lookups["other_session"]
-    figures.append(Figure(
-        "by_id hit, caller's session is the warming session", "ns/lookup",
-        same["fullcache"]["median_ns"], same["seed"]["median_ns"],
-        "seed lookup (dict get, obj in session)", "<= 0.50x (2x faster)", max_ratio=0.5,
-        notes=f"{lookups['samples']} ids x many passes, median of {lookups['dict_get']['rounds']} interleaved loops; "
-              f"a bare dict.get loop: {lookups['dict_get']['median_ns']:.0f} ns",
+
+    def twice_as_fast(name: str, pair: dict, baseline: str, notes: str) -> Figure:
+        return Figure(name, "ns/lookup", pair["fullcache"]["median_ns"], pair["seed"]["median_ns"],
+                      baseline, "<= 0.50x (2x faster)", max_ratio=0.5, notes=notes)
+
+    figures.append(twice_as_fast(
+        "by_id hit, caller's session is the warming session", same, "seed lookup (dict get, obj in session)",
+        f"{lookups['samples']} ids x many passes, median of {lookups['dict_get']['rounds']} interleaved loops; "
+        f"a bare dict.get loop: {lookups['dict_get']['median_ns']:.0f} ns",
     ))
-    figures.append(Figure(
-        "by_id hit from another session (repeated)", "ns/lookup",
-        other["fullcache"]["median_ns"], other["seed"]["median_ns"],
-        "seed lookup (merges on every call)", "<= 0.50x (2x faster)", max_ratio=0.5,
-        notes=f"after one pass; fullcache's first lookup of a row in a new session (it merges): "
-              f"{other['fullcache_first_lookup_ns']:.0f} ns",
+    figures.append(twice_as_fast(
+        "by_id hit from another session (repeated)", other, "seed lookup (merges on every call)",
+        f"after one pass; fullcache's first lookup of a row in a new session (it merges): "
+        f"{other['fullcache_first_lookup_ns']:.0f} ns",
     ))
 
     say("memory retained (tracemalloc, one fresh process each)")

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
 from typing import Any, Callable
 
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from fullcache_cli.cli import cli
 
 PLANTED = "tests.apps.planted"
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(*args: str, env: dict | None = None) -> Result:
@@ -117,3 +124,28 @@ def checksum(bind: "str | Engine") -> dict:
     finally:
         if isinstance(bind, str):
             engine.dispose()
+
+
+def retained_by_populate(engine, model) -> int:
+    """Bytes that tracemalloc sees a second populate_cache keep once its
+    session is closed (the first compiles and caches the statements)."""
+    with Session(engine) as session:
+        model.populate_cache(session)
+        model.reset_cache()
+        gc.collect()
+        tracemalloc.start()
+        try:
+            before = tracemalloc.get_traced_memory()[0]
+            model.populate_cache(session)
+            session.close()
+            gc.collect()
+            return tracemalloc.get_traced_memory()[0] - before
+        finally:
+            tracemalloc.stop()
+
+
+def runs_alone(code: str) -> None:
+    """Run ``code`` in a fresh interpreter from the repository root (what it
+    imports is then all its own) and fail the test with its stderr if it fails."""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Optional
 
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import URL
 
 NO_DISCOVERY_ENV = "FULLCACHE_TEST_NO_POSTGRES_DISCOVERY"
@@ -163,6 +164,18 @@ class _ThrowawayCluster:
             self.running = False
         shutil.rmtree(self.tmpdir, ignore_errors=True)
         self.tmpdir = None
+
+
+def create_database(admin: URL, name: str) -> str:
+    """Create the database ``name`` on the server ``admin`` connects to;
+    its URL, with the password (a throwaway cluster's)."""
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.execute(text(f"CREATE DATABASE {name}"))
+    finally:
+        engine.dispose()
+    return admin.set(database=name).render_as_string(hide_password=False)
 
 
 def _free_port() -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fullcache_cli.cli import cli
-from tests.helpers import run
+from tests.helpers import run, runs_alone
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,9 +41,6 @@ def test_ci_runs_the_readme_test_command():
 
 
 def test_help_does_not_import_sqlalchemy():
-    import subprocess
-    import sys
-
     code = (
         "import sys\n"
         "from fullcache_cli.cli import cli\n"
@@ -54,5 +51,4 @@ def test_help_does_not_import_sqlalchemy():
         "assert 'sqlalchemy' not in sys.modules, 'help imported sqlalchemy'\n"
         "assert 'rich' not in sys.modules, 'help imported rich'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
+    runs_alone(code)

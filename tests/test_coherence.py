@@ -25,6 +25,7 @@ from fullcache_cli.coherence_admin import install
 from fullcache_cli.loading import cached_model
 from fullcache_cli.runtime.coherence import capture
 from tests.apps import coherent
+from tests.helpers import runs_alone
 
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = [cached_model(coherent.Genre), cached_model(coherent.SeedGenre)]
@@ -355,16 +356,11 @@ def test_stop_and_interpreter_exit_never_hang(installed_url, readers):
 
 
 def test_server_restart_then_a_change_is_seen(tmp_path, readers):
-    from pgcluster import _ThrowawayCluster, find_postgres_bindir
+    from pgcluster import _ThrowawayCluster, create_database, find_postgres_bindir
 
     cluster = _ThrowawayCluster(find_postgres_bindir())
     try:
-        admin = cluster.start()
-        engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-        with engine.connect() as connection:
-            connection.execute(text("CREATE DATABASE restart"))
-        engine.dispose()
-        url = admin.set(database="restart").render_as_string(hide_password=False)
+        url = create_database(cluster.start(), "restart")
         coherent.fill(url)
         install(url, MODELS)
         reader = readers(url, heartbeat=30.0)
@@ -479,8 +475,7 @@ def test_the_runtime_imports_no_tool_module():
         "       or m in tuple('fullcache_cli.' + name for name in tool)]\n"
         "assert not bad, bad\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
+    runs_alone(code)
 
 
 def test_database_capture_asked_but_missing_is_degraded_until_installed(pg_url, readers):

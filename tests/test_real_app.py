@@ -7,9 +7,6 @@ models' rows, and memory against tracemalloc; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import gc
-import tracemalloc
-
 import pytest
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import Session
@@ -18,7 +15,7 @@ from sqlalchemy.pool import NullPool
 import fullcache_cli
 from fullcache_cli.memory import cache_memory, count_copies
 from tests.apps import circulation
-from tests.helpers import by_model, run, run_json
+from tests.helpers import by_model, retained_by_populate, run, run_json
 
 APP = "tests.apps.circulation"
 PHASES = ["count", "populate", "merge check", "keys", "memory", "session close", "lookups"]
@@ -203,19 +200,7 @@ def test_max_warm_seconds_counts_every_phase(circulation_url):
 def test_memory_is_within_twice_what_tracemalloc_sees_retained(circulation_url, cls):
     engine = create_engine(circulation_url)
     try:
-        with Session(engine) as session:
-            cls.populate_cache(session)  # compile and cache the statements first
-            cls.reset_cache()
-            gc.collect()
-            tracemalloc.start()
-            try:
-                before = tracemalloc.get_traced_memory()[0]
-                cls.populate_cache(session)
-                session.close()
-                gc.collect()
-                retained = tracemalloc.get_traced_memory()[0] - before
-            finally:
-                tracemalloc.stop()
+        retained = retained_by_populate(engine, cls)
         cls.reset_cache()
         report = fullcache_cli.warm(engine, [cls], lookup_samples=0)
         (model,) = report.models

@@ -47,61 +47,63 @@ def test_no_drift_right_after_a_warm(drifting_url, prefix):
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-def test_a_changed_column_outside_the_key_is_stale_and_the_key_stays(drifting_url, prefix):
-    report = warm_then_write(drifting_url, prefix, "UPDATE {items} SET label = 'new' WHERE id = 2")
+@pytest.mark.parametrize(
+    "statement, stale, key_drift",
+    [
+        # A column outside the key: stale, and the key stays.
+        ("UPDATE {items} SET label = 'new' WHERE id = 2", (2, {"label": ("label b", "new")}, False, "b", "b"), []),
+        # The key's column: stale with its key moved, and the old key points to none.
+        (
+            "UPDATE {items} SET code = 'q' WHERE id = 3",
+            (3, {"code": ("c", "q")}, True, "c", "q"),
+            [{"key": "c", "cached_id": 3, "table_ids": []}],
+        ),
+    ],
+    ids=["outside-the-key", "key-column"],
+)
+def test_a_changed_row_is_stale(drifting_url, prefix, statement, stale, key_drift):
+    report = warm_then_write(drifting_url, prefix, statement)
     model = item(report, prefix)
     assert not report.ok and report.drifted == [model]
-    [stale] = model.stale
-    assert (stale.id, stale.columns, stale.key_moved) == (2, {"label": ("label b", "new")}, False)
-    assert (stale.cached_key, stale.table_key) == ("b", "b")
-    assert model.counts() == {"stale": 1, "missing": 0, "extra": 0, "key_drift": 0}
-
-
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_a_changed_key_column_is_stale_with_its_key_moved_and_the_old_key_points_to_none(drifting_url, prefix):
-    report = warm_then_write(drifting_url, prefix, "UPDATE {items} SET code = 'q' WHERE id = 3")
-    model = item(report, prefix)
-    [stale] = model.stale
-    assert (stale.id, stale.columns, stale.key_moved) == (3, {"code": ("c", "q")}, True)
-    assert (stale.cached_key, stale.table_key) == ("c", "q")
-    assert [k.to_json() for k in model.key_drift] == [{"key": "c", "cached_id": 3, "table_ids": []}]
+    [found] = model.stale
+    assert (found.id, found.columns, found.key_moved, found.cached_key, found.table_key) == stale
+    assert [k.to_json() for k in model.key_drift] == key_drift
     assert (model.missing, model.extra) == ([], [])
+    assert model.counts() == {"stale": 1, "missing": 0, "extra": 0, "key_drift": len(key_drift)}
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
-def test_a_key_that_moved_to_another_row(drifting_url, prefix):
-    report = warm_then_write(
-        drifting_url, prefix,
-        "UPDATE {items} SET code = 'z' WHERE id = 1",
-        "UPDATE {items} SET code = 'a' WHERE id = 2",
-    )
-    model = item(report, prefix)
-    assert [(s.id, s.cached_key, s.table_key, s.key_moved) for s in model.stale] == [
-        (1, "a", "z", True),
-        (2, "b", "a", True),
-    ]
-    # "a" is cached for row 1, and row 2 has it now; nothing has "b" any more.
-    assert [k.to_json() for k in model.key_drift] == [
-        {"key": "a", "cached_id": 1, "table_ids": [2]},
-        {"key": "b", "cached_id": 2, "table_ids": []},
-    ]
-
-
-@pytest.mark.parametrize("prefix", PREFIXES)
-def test_deleted_rows_are_extra_and_inserted_rows_missing(drifting_url, prefix):
-    report = warm_then_write(
-        drifting_url, prefix,
-        "DELETE FROM {items} WHERE id IN (1, 4)",
-        "INSERT INTO {items} (id, code, label) VALUES (7, 'g', 'label g'), (5, 'e', 'label e')",
-    )
-    model = item(report, prefix)
-    assert model.extra == [1, 4]
-    assert model.missing == [5, 7]
-    assert model.stale == []
-    assert [k.to_json() for k in model.key_drift] == [
-        {"key": "a", "cached_id": 1, "table_ids": []},
-        {"key": "d", "cached_id": 4, "table_ids": []},
-    ]
+@pytest.mark.parametrize(
+    "statements, stale, extra, missing, key_drift",
+    [
+        # A key that moved to another row: "a" is cached for row 1, and row 2
+        # has it now; nothing has "b" any more.
+        (
+            ["UPDATE {items} SET code = 'z' WHERE id = 1", "UPDATE {items} SET code = 'a' WHERE id = 2"],
+            [(1, "a", "z", True), (2, "b", "a", True)],
+            [],
+            [],
+            [{"key": "a", "cached_id": 1, "table_ids": [2]}, {"key": "b", "cached_id": 2, "table_ids": []}],
+        ),
+        # Deleted rows are extra, inserted rows missing.
+        (
+            [
+                "DELETE FROM {items} WHERE id IN (1, 4)",
+                "INSERT INTO {items} (id, code, label) VALUES (7, 'g', 'label g'), (5, 'e', 'label e')",
+            ],
+            [],
+            [1, 4],
+            [5, 7],
+            [{"key": "a", "cached_id": 1, "table_ids": []}, {"key": "d", "cached_id": 4, "table_ids": []}],
+        ),
+    ],
+    ids=["key-moved-to-another-row", "deleted-and-inserted"],
+)
+def test_rows_whose_keys_moved_went_or_came(drifting_url, prefix, statements, stale, extra, missing, key_drift):
+    model = item(warm_then_write(drifting_url, prefix, *statements), prefix)
+    assert [(s.id, s.cached_key, s.table_key, s.key_moved) for s in model.stale] == stale
+    assert (model.extra, model.missing) == (extra, missing)
+    assert [k.to_json() for k in model.key_drift] == key_drift
     assert (model.rows, model.cached_ids) == (4, 4)
 
 
