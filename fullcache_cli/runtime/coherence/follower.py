@@ -43,6 +43,7 @@ class Follower(threading.Thread):
         self.last_notification: Optional[dict] = None
         self.last_error: Optional[str] = None
         self.capture: Optional[str] = None
+        self.connection: Any = None  # each kind's own, opened by connect()
         self.ready = threading.Event()  # set once connected the first time
         # The generations every reset so far accounts for: after a fork, the
         # parent's, so that the child resets only what moved since.
@@ -66,7 +67,14 @@ class Follower(threading.Thread):
         raise NotImplementedError
 
     def disconnect(self) -> None:
-        raise NotImplementedError
+        """Let go of the connection ``connect`` opened: a close that fails
+        changes nothing, the connection is dropped either way."""
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            try:
+                connection.close()
+            except Exception:
+                pass
 
     def wake(self) -> None:
         """Interrupt a wait so that ``stopping`` is seen at once."""

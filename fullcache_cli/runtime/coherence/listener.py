@@ -115,14 +115,6 @@ class PostgresListener(Follower):
         else:
             self.reset_moved(generations, self.tables)
 
-    def disconnect(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            try:
-                connection.close()
-            except Exception:
-                pass
-
     def wake(self) -> None:
         try:
             os.write(self._wake_write, b"x")

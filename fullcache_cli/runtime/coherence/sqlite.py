@@ -67,14 +67,6 @@ class SqlitePoller(Follower):
                 self.reset_moved(generations, self.tables)
             self.notifications += 1
 
-    def disconnect(self) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            try:
-                connection.close()
-            except Exception:
-                pass
-
     def forget_after_fork(self) -> None:
         self.connection = None  # a SQLite handle is not to be used across fork
 
