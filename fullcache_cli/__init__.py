@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "HasFullTableCache": "fullcache_cli.runtime.mixin",
-    "CacheStats": "fullcache_cli.runtime.mixin",
+    "CacheStats": "fullcache_cli.runtime.stats",
     "CacheMergeError": "fullcache_cli.runtime.mixin",
     "FullCacheError": "fullcache_cli.errors",
     "UsageError": "fullcache_cli.errors",

@@ -21,8 +21,8 @@ from .keys import closest_keys, format_key, require_key
 from .loading import CachedModel, resolve_model
 from .masking import mask_row
 from .reports import LookupReport, Merge, ModelReport, RowError, Status, json_value
-from .runtime.mixin import uncounted
 from .runtime.rows import one_object, stream_objects
+from .runtime.stats import uncounted
 from .timing import after, median_of, median_us, time_calls
 from .warming import warm_on
 

@@ -43,8 +43,8 @@ from .memory import cache_memory, count_copies, evenly
 from .merge_check import check_merges
 from .reports import KINDS, Lookups, ModelReport, Status, WarmReport
 from .runtime.gcpause import gc_paused
-from .runtime.mixin import uncounted
 from .runtime.rows import one_object, stream_objects
+from .runtime.stats import uncounted
 from .timing import after, p50_p99, time_calls
 
 LOOKUP_SAMPLES = 200  # ids timed through the model's own by_id
