@@ -138,3 +138,19 @@ def load_settings(start: Optional[Path] = None) -> Settings:
         statement_timeout=seconds("statement-timeout"),
         database_url_env=url_env,
     )
+
+
+def command_defaults(settings: Settings, commands) -> dict:
+    """[tool.fullcache] as click's defaults, command by command: flags and
+    environment variables still win."""
+    common = {"models_spec": settings.models, "statement_timeout": settings.statement_timeout}
+    checking = {
+        "allowed": list(settings.allow) or None,
+        "max_warm_seconds": settings.max_warm_seconds,
+        "baseline": settings.baseline,
+    }
+    defaults = {}
+    for name in commands:
+        values = {**common, **(checking if name == "check" else {})}
+        defaults[name] = {key: value for key, value in values.items() if value is not None}
+    return defaults
