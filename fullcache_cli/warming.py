@@ -21,9 +21,9 @@ import threading
 import time
 import warnings
 from contextlib import closing, contextmanager
-from typing import Any, Callable, Iterable, Iterator, List, Optional, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
@@ -41,6 +41,7 @@ from .guards import watched, writable_tables
 from .loading import CachedModel, resolve_models
 from .memory import cache_memory, count_copies, evenly
 from .merge_check import check_merges
+from .phases import Phases, WarmProgress
 from .reports import KINDS, Lookups, ModelReport, Status, WarmReport
 from .runtime.gcpause import gc_paused
 from .runtime.rows import one_object, stream_objects
@@ -56,20 +57,6 @@ MIN_LOOKUP_SAMPLES = 5
 STREAM_BATCH = 1000
 MERGE_CHECK_SECONDS = DEFAULT_MERGE_CHECK_SECONDS  # per model; the rows not reached are reported
 PROGRESS_SECONDS = 0.2  # how often the progress display hears of rows loaded
-
-
-class WarmProgress(Protocol):
-    """What a progress display hears while models warm."""
-
-    def model_started(self, model: str, rows: Optional[int]) -> None: ...
-
-    def rows_loaded(self, model: str, rows: int) -> None: ...
-
-    def phase_started(self, model: str, phase: str) -> None:
-        """A phase of the model's warm began (count, populate, merge check,
-        keys, memory, session close, lookups); optional for a display."""
-
-    def model_finished(self, report: ModelReport) -> None: ...
 
 
 class _ConnectionLost(Exception):
@@ -257,68 +244,6 @@ def _not_run(model: CachedModel, why: str) -> ModelReport:
     return _base_report(model, Status.NOT_RUN, f"not run: {why}")
 
 
-class _Phases:
-    """The phases of one model's warm, timed back to back: each starts when
-    the one before ends, so that they add up to the model's total. The
-    progress display hears each as it starts; the SQL statements issued on
-    the connection are counted against the phase running."""
-
-    def __init__(self, connection: Connection, report: ModelReport, progress: Optional[WarmProgress]) -> None:
-        self.connection = connection
-        self.report = report
-        self.progress = progress
-        self.current: Optional[str] = None
-        self.muted = False
-        self.started: Optional[float] = None
-        self.mark = 0.0
-
-    def _statement(self, *args: Any) -> None:
-        if self.current is not None and not self.muted:
-            self.report.statements[self.current] = self.report.statements.get(self.current, 0) + 1
-
-    def __enter__(self) -> "_Phases":
-        event.listen(self.connection, "before_cursor_execute", self._statement)
-        return self
-
-    def enter(self, name: str) -> None:
-        """End the phase running, start ``name``."""
-        now = time.perf_counter()
-        if self.started is None:
-            self.started = now
-        self._close(now)
-        self.current = name
-        self.report.statements.setdefault(name, 0)
-        announce = getattr(self.progress, "phase_started", None)
-        if announce is not None:
-            announce(self.report.model, name)
-
-    @contextmanager
-    def uncounted(self) -> Iterator[None]:
-        """fullcache's own bookkeeping (savepoints), left out of the counts."""
-        self.muted = True
-        try:
-            yield
-        finally:
-            self.muted = False
-
-    def _close(self, now: float) -> None:
-        if self.current is not None:
-            phases = self.report.phases
-            phases[self.current] = phases.get(self.current, 0.0) + (now - self.mark)
-        self.mark = now
-
-    def __exit__(self, *exc: Any) -> None:
-        now = time.perf_counter()
-        self._close(now)
-        self.current = None
-        if self.started is not None:
-            self.report.total_seconds = now - self.started
-        try:
-            event.remove(self.connection, "before_cursor_execute", self._statement)
-        except sa_exc.InvalidRequestError:
-            pass  # the connection is gone
-
-
 class _Observer:
     """Warms one model and collects its report."""
 
@@ -339,7 +264,7 @@ class _Observer:
         self.lookup_samples = lookup_samples
         self.merge_check_seconds = merge_check_seconds
         self.report = _base_report(model)
-        self.phases = _Phases(connection, self.report, progress)
+        self.phases = Phases(connection, self.report, progress)
         # Other cached models' objects this model's caches keep, for the copies note.
         self.related_states: dict = {}
         # Run before the lookups (the model's code again): see warm_on.
