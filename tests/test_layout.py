@@ -15,15 +15,10 @@ from pathlib import Path
 import pytest
 
 import fullcache_cli
+import fullcache_cli.render
 import fullcache_cli.runtime
 
 PACKAGE = Path(fullcache_cli.__file__).parent
-
-# The command line and the renderer may use click and rich; nothing else may.
-PRESENTATION = {
-    "fullcache_cli.cli", "fullcache_cli.cli_coherence", "fullcache_cli.cli_verify", "fullcache_cli.render",
-    "fullcache_cli.__main__",
-}
 
 
 def _modules(package) -> list:
@@ -31,6 +26,12 @@ def _modules(package) -> list:
         info.name for info in pkgutil.walk_packages(package.__path__, package.__name__ + ".")
     ]
 
+
+# The command line and the renderer may use click and rich; nothing else may.
+PRESENTATION = {
+    "fullcache_cli.cli", "fullcache_cli.cli_commands", "fullcache_cli.cli_coherence", "fullcache_cli.cli_verify",
+    "fullcache_cli.__main__", *_modules(fullcache_cli.render),
+}
 
 RUNTIME = _modules(fullcache_cli.runtime)
 TOOL = [
@@ -94,4 +95,5 @@ def test_tool_library_modules_leave_click_rich_and_rendering_alone(module):
 
 def test_the_module_lists_are_not_empty():
     assert {"fullcache_cli.runtime.mixin", "fullcache_cli.runtime.coherence.listener"} <= set(RUNTIME)
-    assert {"fullcache_cli.warming", "fullcache_cli.reports", "fullcache_cli.masking"} <= set(TOOL)
+    assert {"fullcache_cli.warming", "fullcache_cli.reports", "fullcache_cli.reports.warm", "fullcache_cli.masking"} <= set(TOOL)
+    assert {"fullcache_cli.render", "fullcache_cli.render.output", "fullcache_cli.render.tables"} <= PRESENTATION
