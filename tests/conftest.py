@@ -431,6 +431,21 @@ def outputs_url(database_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def writers_url(database_url: str) -> Iterator[str]:
+    """A fresh database holding tests/apps/writers.py's tables and rows; what
+    its models attempted and wrote, and their caches, cleared."""
+    from tests.apps import writers
+    from tests.helpers import filled
+
+    filled(database_url, writers.fill)
+    writers.attempted.clear()
+    writers.written.clear()
+    yield database_url
+    for model in writers.MODELS:
+        model.reset_cache()
+
+
+@pytest.fixture
 def probes_url(database_url: str) -> Iterator[str]:
     """A fresh database holding tests/apps/probes.py's tables and rows, with
     ``CONTROL["url"]`` set to it; CONTROL and caches are cleared after."""

@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 import sample_models
 from fullcache_cli.database import read_only_session
 from tests.apps import writers
-from tests.helpers import checksum, filled, invoke
+from tests.helpers import checksum, invoke
 
 WRITERS = "tests.apps.writers"
 
@@ -36,16 +36,6 @@ EVERY_WRITE = {
 }
 
 IN_FAILED_TRANSACTION = "InFailedSqlTransaction: current transaction is aborted, commands ignored until end of transaction block"
-
-
-@pytest.fixture
-def writers_url(database_url):
-    filled(database_url, writers.fill)
-    writers.attempted.clear()
-    writers.written.clear()
-    yield database_url
-    for model in writers.MODELS:
-        model.reset_cache()
 
 
 @pytest.mark.parametrize("command", ["warm", "check"])

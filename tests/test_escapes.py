@@ -39,16 +39,6 @@ def escapers_url(database_url, tmp_path):
         model.reset_cache()
 
 
-@pytest.fixture
-def writers_url(database_url):
-    filled(database_url, writers.fill)
-    writers.attempted.clear()
-    writers.written.clear()
-    yield database_url
-    for model in writers.MODELS:
-        model.reset_cache()
-
-
 def refusable(backend: str) -> list:
     """The escapes of this backend that pass through SQLAlchemy or SQLite."""
     return escapers.POSTGRESQL if backend == "postgresql" else escapers.SQLITE
