@@ -37,6 +37,25 @@ class SeedNamed(NamedRows, SeedCaches):
     """A model on the seed's copy of the mixin whose rows are ``{id, name}``."""
 
 
+class Attempts:
+    """The writes a model's code tried (``attempted``) and those that did not
+    raise (``written``)."""
+
+    def __init__(self) -> None:
+        self.attempted: list = []
+        self.written: list = []
+
+    def run(self, what, write) -> None:
+        """Run one write; an error is the database refusing it, and the code
+        goes on as an application's would."""
+        self.attempted.append(what)
+        try:
+            write()
+            self.written.append(what)
+        except Exception:
+            pass
+
+
 def fill_named(engine, base, models, ids=(1, 2, 3)) -> None:
     """Create ``base``'s tables and give each model rows ``{id, name}``."""
     base.metadata.create_all(engine)

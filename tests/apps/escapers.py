@@ -30,26 +30,17 @@ import os
 
 from sqlalchemy.orm import DeclarativeBase
 
-from tests.apps import Named, fill_named
+from tests.apps import Attempts, Named, fill_named
 
 
 class Base(DeclarativeBase):
     pass
 
 
-attempted: list = []
-written: list = []
+_attempts = Attempts()
+attempted, written, _try = _attempts.attempted, _attempts.written, _attempts.run
 # Where Attaches puts its new database file (set by the tests).
 CONTROL: dict = {}
-
-
-def _try(what, write):
-    attempted.append(what)
-    try:
-        write()
-        written.append(what)
-    except Exception:
-        pass
 
 
 class _Named(Named):

@@ -20,26 +20,15 @@ each ran), ``written`` those the database did not refuse.
 from sqlalchemy import text
 from sqlalchemy.orm import DeclarativeBase
 
-from tests.apps import Named, fill_named
+from tests.apps import Attempts, Named, fill_named
 
 
 class Base(DeclarativeBase):
     pass
 
 
-attempted: list = []
-written: list = []
-
-
-def _try(what, write):
-    """Run one write; an error is the database refusing it, and the code
-    goes on as an application's would."""
-    attempted.append(what)
-    try:
-        write()
-        written.append(what)
-    except Exception:
-        pass
+_attempts = Attempts()
+attempted, written, _try = _attempts.attempted, _attempts.written, _attempts.run
 
 
 class AddsRow(Named, Base):
