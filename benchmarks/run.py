@@ -183,7 +183,8 @@ def app_processes(db: Databases, runs: int) -> dict:
 
     def theirs(report: dict) -> Run:
         app = checked(run_process([PYTHON, str(HERE / "app_warm.py"), db.url], env), "app_warm.py")
-        cached = sum(model["cached_ids"] for model in report["models"])
+        # A model without caches of its own is listed, never populated.
+        cached = sum(model["cached_ids"] or 0 for model in report["models"])
         if json.loads(app.stdout)["rows"] != cached:
             raise RuntimeError(f"app_warm.py cached {app.stdout.strip()}, fullcache {cached} rows")
         return app
