@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from .cancelling import cancel_statement, handle_errors, sqlite_statement_timeout
 from .defaults import DEFAULT_CONNECT_TIMEOUT
 from .errors import ConfigError, NoDatabaseURL, describe, first_line
-from .guards import arm_sqlite, borrowed, held, own, refuse_escapes
+from .guards import borrowed, held, own, refuse_escapes
 from .masking import display_url, redact
-
+from .sqlite_guard import arm_sqlite
 
 
 def resolve_url(explicit: Optional[str], module: Optional[ModuleType] = None) -> str:

@@ -23,8 +23,6 @@ no row was changed through its connection.
 from __future__ import annotations
 
 import re
-import sqlite3
-import sys
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,16 +34,12 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.sql.elements import ReleaseSavepointClause, RollbackToSavepointClause, SavepointClause
 
 from .reports import Breach
+from .sqlite_guard import MODEL_SAVEPOINT, OUTER_SAVEPOINT, PROTECTED, arm_sqlite, set_query_only, unguarded
 
 # fullcache's own statements carry this execution option.
 _OWN_KEY = "fullcache_own"
 OWN = {_OWN_KEY: True}
 
-# Around everything fullcache does on a borrowed (the application's) connection.
-OUTER_SAVEPOINT = "fullcache_outer"
-# Around one model's code.
-MODEL_SAVEPOINT = "fullcache_model"
-_PROTECTED = frozenset({OUTER_SAVEPOINT, MODEL_SAVEPOINT})
 
 # connection.info key: the borrowed connection's state before fullcache came.
 _BORROWED = "fullcache_borrowed"
@@ -91,7 +85,7 @@ def _check_statement(conn, cursor, statement, parameters, context, executemany) 
     if isinstance(clause, (SavepointClause, RollbackToSavepointClause, ReleaseSavepointClause)):
         # A session's own savepoints nest inside fullcache's and end before
         # them; fullcache's own are released by fullcache alone.
-        if isinstance(clause, ReleaseSavepointClause) and clause.ident in _PROTECTED:
+        if isinstance(clause, ReleaseSavepointClause) and clause.ident in PROTECTED:
             _refuse(conn, statement)
         return
     if escaping_statement(statement):
@@ -117,80 +111,6 @@ def _allow_escapes(target: "Engine | Connection") -> None:
 def own(connection: Connection, statement: str) -> Any:
     """Run fullcache's own ``statement`` (which the hooks let through)."""
     return connection.exec_driver_sql(statement, execution_options=OWN)
-
-
-# -- SQLite ---------------------------------------------------------------------
-
-_SQLITE_WRITES = frozenset(
-    getattr(sqlite3, name)
-    for name in dir(sqlite3)
-    if name.startswith(("SQLITE_CREATE_", "SQLITE_DROP_"))
-    or name
-    in (
-        "SQLITE_INSERT",
-        "SQLITE_UPDATE",
-        "SQLITE_DELETE",
-        "SQLITE_ALTER_TABLE",
-        "SQLITE_REINDEX",
-        "SQLITE_ANALYZE",
-        "SQLITE_ATTACH",
-        "SQLITE_DETACH",
-    )
-)
-# PRAGMAs that take an argument and only read.
-_READING_PRAGMAS = frozenset(
-    {
-        "table_info",
-        "table_xinfo",
-        "table_list",
-        "index_info",
-        "index_xinfo",
-        "index_list",
-        "foreign_key_list",
-        "foreign_key_check",
-        "integrity_check",
-        "quick_check",
-    }
-)
-
-
-def sqlite_authorizer(action: int, arg1: Optional[str], arg2: Optional[str], database: Any, trigger: Any) -> int:
-    """SQLite's answer to each part of each statement fullcache's connections
-    compile: no write, no ATTACH, no PRAGMA that sets a value, no COMMIT, no
-    RELEASE of fullcache's own savepoints."""
-    if action in _SQLITE_WRITES:
-        return sqlite3.SQLITE_DENY
-    if action == sqlite3.SQLITE_PRAGMA:
-        if arg2 is not None and (arg1 or "").lower() not in _READING_PRAGMAS:
-            return sqlite3.SQLITE_DENY
-    elif action == sqlite3.SQLITE_TRANSACTION:
-        if arg1 == "COMMIT":
-            return sqlite3.SQLITE_DENY
-    elif action == sqlite3.SQLITE_SAVEPOINT:
-        if arg1 == "RELEASE" and arg2 in _PROTECTED:
-            return sqlite3.SQLITE_DENY
-    return sqlite3.SQLITE_OK
-
-
-def _allow_everything(*_args: Any) -> int:
-    return sqlite3.SQLITE_OK
-
-
-def arm_sqlite(dbapi_connection: Any) -> None:
-    """fullcache's authorizer and ``query_only`` on a sqlite3 connection."""
-    _set_query_only(dbapi_connection, 1)
-    dbapi_connection.set_authorizer(sqlite_authorizer)
-
-
-def _set_query_only(dbapi_connection: Any, value: int) -> None:
-    # Python 3.10's sqlite3 cannot remove an authorizer: one that allows
-    # everything takes its place.
-    dbapi_connection.set_authorizer(None if sys.version_info >= (3, 11) else _allow_everything)
-    cursor = dbapi_connection.cursor()
-    try:
-        cursor.execute(f"PRAGMA query_only = {int(value)}")
-    finally:
-        cursor.close()
 
 
 # -- fullcache's hold on a connection ------------------------------------------------
@@ -268,7 +188,7 @@ def borrowed(connection: Connection) -> Iterator[Connection]:
             _release(connection)
             _allow_escapes(connection)
             if backend == "sqlite":
-                _set_query_only(dbapi, before.query_only)
+                set_query_only(dbapi, before.query_only)
 
 
 def _enter(connection: Connection) -> None:
@@ -297,12 +217,8 @@ def _release_savepoint(connection: Connection, name: str) -> None:
     if connection.dialect.name != "sqlite":
         own(connection, f"RELEASE SAVEPOINT {name}")
         return
-    dbapi = connection.connection.dbapi_connection
-    dbapi.set_authorizer(None if sys.version_info >= (3, 11) else _allow_everything)
-    try:
+    with unguarded(connection.connection.dbapi_connection):
         own(connection, f"RELEASE SAVEPOINT {name}")
-    finally:
-        dbapi.set_authorizer(sqlite_authorizer)
 
 
 # -- detection ---------------------------------------------------------------

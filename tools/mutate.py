@@ -191,7 +191,7 @@ MUTATIONS = [
     ),
     Mutation(
         "R1", "SQLite's authorizer lets writes through (SQLite only)",
-        "fullcache_cli/guards.py", "    if action in _SQLITE_WRITES:\n        return sqlite3.SQLITE_DENY\n", "",
+        "fullcache_cli/sqlite_guard.py", "    if action in _SQLITE_WRITES:\n        return sqlite3.SQLITE_DENY\n", "",
         ["tests/test_escapes.py"],
         ["-m", "not postgresql"],
     ),
