@@ -214,7 +214,9 @@ SAMPLE_NOTE = (
 
 
 class Target:
-    """The models and database one command works on."""
+    """The models and database one command works on: ``module``, ``models``,
+    ``url`` (the resolved URL, password included: for connecting, never for
+    printing) and ``model_timeout``."""
 
     def __init__(
         self, ctx: click.Context, models_spec, database_url, connect_timeout, statement_timeout, model_timeout=None
@@ -245,15 +247,15 @@ class Target:
         except (NoModelsModule, ModelsNotFound) as error:
             raise _with_flag(error, "--models or FULLCACHE_MODELS") from error
         try:
-            self._url = resolve_url(database_url, self.module)
+            self.url = resolve_url(database_url, self.module)
         except NoDatabaseURL:
             configured = f"set {settings.database_url_env} (pyproject.toml's database-url-env), " if settings.database_url_env else ""
             raise NoDatabaseURL(
                 f"no database URL: pass --database-url, {configured}set FULLCACHE_DATABASE_URL or DATABASE_URL, "
                 "or give the models module a DATABASE_URL"
             ) from None
-        _remember_url(ctx, self._url)
-        self._open = functools.partial(open_database, self._url, connect_timeout, statement_timeout)
+        _remember_url(ctx, self.url)
+        self._open = functools.partial(open_database, self.url, connect_timeout, statement_timeout)
         self.model_timeout = model_timeout
 
     def select(self, names: List[str]):

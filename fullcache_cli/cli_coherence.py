@@ -41,7 +41,7 @@ def install_command(ctx: click.Context, names, sql_only, target: Target, output)
     """
     from .coherence_admin import install
 
-    output.emit(install(target._url, target.select(list(names)), sql_only))
+    output.emit(install(target.url, target.select(list(names)), sql_only))
 
 
 @coherence_group.command("uninstall")
@@ -58,7 +58,7 @@ def uninstall_command(ctx: click.Context, sql_only, target: Target, output) -> N
     """
     from .coherence_admin import uninstall
 
-    output.emit(uninstall(target._url, sql_only))
+    output.emit(uninstall(target.url, sql_only))
 
 
 @coherence_group.command("status")
@@ -76,7 +76,7 @@ def status_command(ctx: click.Context, names, target: Target, output) -> None:
     """
     from .coherence_admin import status
 
-    report = status(target._url, target.select(list(names)))
+    report = status(target.url, target.select(list(names)))
     output.emit(report)
     ctx.exit(0 if report.ok else EXIT_PROBLEMS)
 
@@ -101,7 +101,7 @@ def invalidate_command(ctx: click.Context, names, everything, target: Target, ou
 
     if not names and not everything:
         raise click.UsageError("name the models to invalidate, or pass --all")
-    output.emit(invalidate(target._url, target.select(list(names))))
+    output.emit(invalidate(target.url, target.select(list(names))))
 
 
 @click.command("watch")
@@ -121,7 +121,7 @@ def watch_command(ctx: click.Context, names, count, timeout, target: Target, out
     """
     from .coherence_admin import watch
 
-    watch(target._url, target.select(list(names)), output.emit_line, count=count, timeout=timeout)
+    watch(target.url, target.select(list(names)), output.emit_line, count=count, timeout=timeout)
 
 
 COMMANDS = (coherence_group, invalidate_command, watch_command)

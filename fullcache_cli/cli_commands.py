@@ -237,7 +237,7 @@ def check(
         output.note(f"baseline of {len(report.findings()):,} findings written to {write_baseline}")
     from .coherence_admin import capture_warning
 
-    warning = capture_warning(target._url)
+    warning = capture_warning(target.url)
     if warning:
         output.warning(warning)
     if junit_xml:
