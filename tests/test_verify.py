@@ -6,7 +6,8 @@ connection, committed, with known answers."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 import fullcache_cli
 from fullcache_cli.analysis import Comparison
@@ -127,6 +128,39 @@ def test_composite_primary_key(drifting_url, prefix):
     ]
     document = report.to_json()
     assert document["models"][1]["extra"] == [(2, "x")]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
+def test_verify_reads_inside_an_application_session(drifting_url, prefix):
+    """verify(session) compares with what the application's transaction
+    sees: a change it flushed is drift there, not through the URL (where it
+    is not committed); the session's transaction, its flushed and pending
+    objects are as they were."""
+    fullcache_cli.warm(drifting_url, models_of(prefix), lookup_samples=0)
+    model = models_of(prefix)[0]
+    engine = create_engine(drifting_url)
+    try:
+        with Session(engine) as session:
+            flushed = session.get(model, 2)
+            flushed.label = "flushed by the application"
+            session.flush()
+            pending = model(id=9, code="p", label="pending in the application")
+            session.add(pending)
+            transaction, connection = session.get_transaction(), session.connection()
+
+            report = fullcache_cli.verify(session, models_of(prefix))
+
+            [stale] = item(report, prefix).stale
+            assert (stale.id, stale.columns) == (2, {"label": ("label b", "flushed by the application")})
+            assert item(report, prefix).missing == []  # the pending row was not flushed
+            assert session.get_transaction() is transaction and transaction.is_active
+            assert session.connection() is connection and connection.in_transaction()
+            assert list(session.new) == [pending] and flushed.label == "flushed by the application"
+            assert session.get(model, 2) is flushed
+            session.rollback()
+        assert fullcache_cli.verify(drifting_url, models_of(prefix)).ok
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
