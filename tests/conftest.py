@@ -390,10 +390,10 @@ def postgres_bad_password_url(postgres_server: PostgresServer, _password_databas
 def planted_url(database_url: str) -> Iterator[str]:
     """A fresh database holding the planted app's tables and rows."""
     from tests.apps import planted
-    from tests.helpers import fill_planted
+    from tests.helpers import app_database
 
-    yield fill_planted(database_url)
-    planted.reset_all()
+    with app_database(planted, database_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -409,12 +409,10 @@ def faulty_url(database_url: str) -> Iterator[str]:
     """A fresh database holding tests/apps/faulty.py's tables and rows; its
     CONTROL and caches are cleared after the test."""
     from tests.apps import faulty
-    from tests.helpers import filled
+    from tests.helpers import app_database
 
-    yield filled(database_url, faulty.fill)
-    faulty.CONTROL.clear()
-    for model in faulty.MODELS:
-        model.reset_cache()
+    with app_database(faulty, database_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -422,12 +420,10 @@ def outputs_url(database_url: str) -> Iterator[str]:
     """A fresh database holding tests/apps/outputs.py's tables and rows; its
     CONTROL and caches are reset after the test."""
     from tests.apps import outputs
-    from tests.helpers import filled
+    from tests.helpers import app_database
 
-    yield filled(database_url, outputs.fill)
-    outputs.CONTROL["password"] = outputs.DEFAULT_PASSWORD
-    for model in outputs.MODELS:
-        model.reset_cache()
+    with app_database(outputs, database_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -435,14 +431,10 @@ def writers_url(database_url: str) -> Iterator[str]:
     """A fresh database holding tests/apps/writers.py's tables and rows; what
     its models attempted and wrote, and their caches, cleared."""
     from tests.apps import writers
-    from tests.helpers import filled
+    from tests.helpers import app_database
 
-    filled(database_url, writers.fill)
-    writers.attempted.clear()
-    writers.written.clear()
-    yield database_url
-    for model in writers.MODELS:
-        model.reset_cache()
+    with app_database(writers, database_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -450,13 +442,10 @@ def probes_url(database_url: str) -> Iterator[str]:
     """A fresh database holding tests/apps/probes.py's tables and rows, with
     ``CONTROL["url"]`` set to it; CONTROL and caches are cleared after."""
     from tests.apps import probes
-    from tests.helpers import filled
+    from tests.helpers import app_database
 
-    probes.CONTROL["url"] = filled(database_url, probes.fill)
-    yield database_url
-    probes.CONTROL.clear()
-    for model in probes.MODELS:
-        model.reset_cache()
+    with app_database(probes, database_url, url=database_url) as url:
+        yield url
 
 
 @pytest.fixture
@@ -464,7 +453,7 @@ def drifting_url(database_url: str) -> Iterator[str]:
     """A fresh database holding the drifting app's tables and rows (the
     verify tests change them after a warm)."""
     from tests.apps import drifting
-    from tests.helpers import fill_drifting
+    from tests.helpers import app_database
 
-    yield fill_drifting(database_url)
-    drifting.reset_all()
+    with app_database(drifting, database_url) as url:
+        yield url

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import subprocess
 import sys
 import tracemalloc
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from types import ModuleType
+from typing import Any, Callable, Iterator
 
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine
@@ -61,6 +64,40 @@ def filled(url: str, fill: Callable[[Any], None]) -> str:
     return url
 
 
+@contextmanager
+def app_database(app: ModuleType, url: str, /, **control: Any) -> Iterator[str]:
+    """``url`` holding the tables and rows of ``app`` (a module of
+    tests/apps), its state reset and its ``CONTROL`` given ``control``; on the
+    way out its state is reset again and every model's caches cleared, so
+    that nothing of one test reaches the next."""
+    filled(url, app.fill)
+    app.reset_all()
+    if control:
+        app.CONTROL.update(control)
+    try:
+        yield url
+    finally:
+        app.reset_all()
+
+
+@contextmanager
+def fullcache_process(*args: str, env: dict | None = None) -> Iterator[subprocess.Popen]:
+    """``python -m fullcache_cli ARGS`` in a process of its own, from the
+    repository root, with ``env`` added to this environment and text pipes
+    for stdout and stderr; killed and reaped on the way out if it still runs,
+    so that a failing test leaves no process behind."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fullcache_cli", *args], cwd=ROOT, env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def fill_planted(url: str) -> str:
     from tests.apps import planted
 
@@ -96,14 +133,6 @@ def fill_own_app(url: str) -> str:
 
 def by_model(document: dict) -> dict:
     return {m["model"]: m for m in document["models"]}
-
-
-def fill_drifting(url: str) -> str:
-    from tests.apps import drifting
-
-    filled(url, drifting.fill)
-    drifting.reset_all()
-    return url
 
 
 def checksum(bind: "str | Engine") -> dict:

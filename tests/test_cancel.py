@@ -11,10 +11,7 @@ more when not stopped), never measurements.
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -24,27 +21,22 @@ from sqlalchemy.pool import NullPool
 
 import fullcache_cli
 from tests.apps import slow
-from tests.helpers import by_model, filled, run
+from tests.helpers import ROOT, app_database, by_model, fullcache_process, run
 
 SLOW = "tests.apps.slow"
-ROOT = Path(__file__).resolve().parent.parent
 BOUND = 120  # seconds: a wait that only a statement never stopped reaches
 
 
 @pytest.fixture
 def slow_url(database_url):
-    filled(database_url, slow.fill)
-    yield database_url
-    for model in slow.MODELS:
-        model.reset_cache()
+    with app_database(slow, database_url) as url:
+        yield url
 
 
-def fullcache(*args: str, marker: Path) -> subprocess.Popen:
-    env = {**os.environ, slow.MARKER: str(marker), "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "fullcache_cli", *args], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
+def fullcache(*args: str, marker: Path):
+    """fullcache in a process of its own, telling through ``marker`` when
+    Sleeper's statement runs."""
+    return fullcache_process(*args, env={slow.MARKER: str(marker), "PYTHONPATH": str(ROOT)})
 
 
 def wait_for(condition, what: str) -> None:
@@ -71,8 +63,7 @@ def sleeping_backends(admin_url: str, database: str) -> int:
 
 def test_ctrl_c_cancels_the_running_statement_and_exits_130(slow_url, backend, tmp_path, request):
     marker = tmp_path / "running"
-    process = fullcache("check", "Sleeper", "Plain", "--models", SLOW, "--database-url", slow_url, marker=marker)
-    try:
+    with fullcache("check", "Sleeper", "Plain", "--models", SLOW, "--database-url", slow_url, marker=marker) as process:
         wait_for(marker.exists, "Sleeper's statement to start")
         if backend == "postgresql":
             admin_url = request.getfixturevalue("postgres_admin_url")
@@ -83,10 +74,6 @@ def test_ctrl_c_cancels_the_running_statement_and_exits_130(slow_url, backend, t
 
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=BOUND)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
     assert process.returncode == 130, stderr
     assert "interrupted" in stderr
@@ -123,16 +110,11 @@ def test_model_timeout_through_the_library(slow_url):
 
 
 def test_statement_timeout_cancels_a_long_statement_on_either_backend(slow_url, tmp_path):
-    process = fullcache(
+    with fullcache(
         "check", "Sleeper", "Plain", "--models", SLOW, "--database-url", slow_url,
         "--statement-timeout", "0.5", "--json", marker=tmp_path / "running",
-    )
-    try:
+    ) as process:
         stdout, stderr = process.communicate(timeout=BOUND)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
 
     assert process.returncode == 1, stderr
     models = by_model(json.loads(stdout))

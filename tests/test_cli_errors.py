@@ -14,13 +14,10 @@ import sqlite3
 from urllib.parse import quote, quote_plus
 
 import pytest
-from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
 
-import sample_models
-from tests.apps import faulty, planted
-from tests.helpers import PLANTED, filled, invoke, one_line_error
+from tests.apps import faulty, planted, small_sample
+from tests.helpers import PLANTED, app_database, filled, invoke, one_line_error
 
 FAULTY = "tests.apps.faulty"
 SAMPLE = "sample_models"
@@ -38,13 +35,8 @@ def assert_no_password(*texts: str) -> None:
 
 @pytest.fixture
 def sample_url(database_url):
-    engine = create_engine(database_url, poolclass=NullPool)
-    sample_models.create_sample(engine, libraries=5)
-    engine.dispose()
-    yield database_url
-    for model in (sample_models.DataSource, sample_models.Genre, sample_models.DeliveryMechanism,
-                  sample_models.Library, sample_models.ConfigurationSetting):
-        model.reset_cache()
+    with app_database(small_sample, database_url) as url:
+        yield url
 
 
 # -- the database URL -------------------------------------------------------
@@ -331,20 +323,17 @@ def test_what_the_application_prints_goes_to_stderr(faulty_url, tmp_path, comman
 # -- passwords --------------------------------------------------------------------
 
 
-def _password_url(postgres_password_url):
-    """The database, filled, and the URL as it may be written: percent-quoted,
-    and (for messages) with the password in clear."""
-    filled(postgres_password_url, faulty.fill)
-    plain = postgres_password_url.replace(quote("s3cr3t-P@ss:w0rd/x", safe=""), "s3cr3t-P@ss:w0rd/x")
-    return postgres_password_url, plain
+def in_clear(url: str) -> str:
+    """The URL as a message may write it: with the password in clear."""
+    return url.replace(quote("s3cr3t-P@ss:w0rd/x", safe=""), "s3cr3t-P@ss:w0rd/x")
 
 
 @pytest.fixture
 def password_url(postgres_password_url):
-    yield _password_url(postgres_password_url)
-    faulty.CONTROL.clear()
-    for model in faulty.MODELS:
-        model.reset_cache()
+    """The faulty app's database, and its URL as it may be written:
+    percent-quoted, and (for messages) with the password in clear."""
+    with app_database(faulty, postgres_password_url) as url:
+        yield url, in_clear(url)
 
 
 def test_password_never_in_a_models_error_log_warning_json_or_junit(password_url, tmp_path):
@@ -369,7 +358,8 @@ def test_password_never_in_a_models_error_log_warning_json_or_junit(password_url
 
 
 def test_password_never_in_an_import_error_even_with_traceback(postgres_password_url, tmp_path):
-    url, plain = _password_url(postgres_password_url)
+    url = filled(postgres_password_url, faulty.fill)
+    plain = in_clear(url)
     (tmp_path / "settings_models.py").write_text(
         "import os\n"
         "raise RuntimeError('cannot configure from ' + os.environ['APP_DB'] + ' or ' + os.environ['APP_DB_PLAIN'])\n"

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
 from tests.apps import big, faulty
-from tests.helpers import by_model, filled, invoke
+from tests.helpers import app_database, by_model, invoke
 
 FAULTY = "tests.apps.faulty"
 PASSWORD = "s3cr3t-P@ss:w0rd/x"
@@ -28,12 +28,8 @@ def no_password(text: str) -> None:
 
 @pytest.fixture
 def faulty_pg(postgres_password_url, postgres_admin_url):
-    filled(postgres_password_url, faulty.fill)
-    faulty.CONTROL["admin_url"] = postgres_admin_url
-    yield postgres_password_url
-    faulty.CONTROL.clear()
-    for model in faulty.MODELS:
-        model.reset_cache()
+    with app_database(faulty, postgres_password_url, admin_url=postgres_admin_url) as url:
+        yield url
 
 
 # -- the connection drops mid-warm ----------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 
 import fullcache_cli
 from tests.apps import hostile
-from tests.helpers import by_model, filled, invoke, run
+from tests.helpers import app_database, by_model, invoke, run
 
 HOSTILE = "tests.apps.hostile"
 
@@ -37,10 +37,8 @@ COMPOSITE_KEY_ERRORS = [
 
 @pytest.fixture
 def hostile_url(database_url):
-    filled(database_url, hostile.fill)
-    yield database_url
-    for model in hostile.MODELS:
-        model.reset_cache()
+    with app_database(hostile, database_url) as url:
+        yield url
 
 
 def _problems(document: dict) -> dict:

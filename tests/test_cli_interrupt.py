@@ -4,20 +4,14 @@ write the models' code already made in fullcache's transaction does not land
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from tests.apps import probes
-from tests.helpers import filled
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.helpers import filled, fullcache_process
 
 
 def _rows(url: str) -> list:
@@ -32,13 +26,10 @@ def _rows(url: str) -> list:
 def test_ctrl_c_rolls_back_a_write_that_already_happened(database_url, backend, tmp_path):
     filled(database_url, probes.fill)
     ready = tmp_path / "ready"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "fullcache_cli", "warm", "Interrupted",
-         "--models", "tests.apps.probes", "--database-url", database_url],
-        cwd=ROOT, env={**os.environ, "PROBES_READY": str(ready)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    try:
+    with fullcache_process(
+        "warm", "Interrupted", "--models", "tests.apps.probes", "--database-url", database_url,
+        env={"PROBES_READY": str(ready)},
+    ) as process:
         deadline = time.monotonic() + 120  # a bound on a hang, not a measurement
         while not ready.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -46,10 +37,6 @@ def test_ctrl_c_rolls_back_a_write_that_already_happened(database_url, backend, 
         assert ready.read_text() == ("wrote" if backend == "postgresql" else "refused")
         process.send_signal(signal.SIGINT)
         stdout, stderr = process.communicate(timeout=120)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
     assert process.returncode == 130, (stdout, stderr)
     assert stderr.splitlines() == ["Error: interrupted: nothing was written (the transaction was rolled back)"]
     assert stdout == ""

@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 
 import fullcache_cli
 from tests.apps import faulty, outputs
-from tests.helpers import by_model, filled, invoke, one_line_error, run
+from tests.helpers import app_database, by_model, invoke, one_line_error, run
 
 FAULTY = "tests.apps.faulty"
 OUTPUTS = "tests.apps.outputs"
@@ -42,12 +42,10 @@ def test_a_password_in_an_sqlite_url_is_masked_in_every_output(tmp_path):
     """SQLite ignores a ?password=, which makes it a URL with a password that
     needs no server. (The PostgreSQL form is in test_errors.py.)"""
     path = tmp_path / "app.db"
-    filled(f"sqlite:///{path}", faulty.fill)
     url = f"sqlite:///{path}?password={SECRET}"
     masked = f"sqlite:///{path}?password=***"
-    faulty.CONTROL["secret_url"] = url
     junit = tmp_path / "fullcache.xml"
-    try:
+    with app_database(faulty, f"sqlite:///{path}", secret_url=url):
         outputs = {}
         for options in ([], ["--json"], ["--traceback"], ["--junit-xml", str(junit)]):
             result = run("check", "First", "Leaky", "KeyLeaky", "--models", FAULTY, "--database-url", url, *options)
@@ -63,10 +61,6 @@ def test_a_password_in_an_sqlite_url_is_masked_in_every_output(tmp_path):
         document = json.loads(outputs["--json"].stdout)
         assert document["database"] == masked
         assert document["models"][1]["populate_error"] == f"RuntimeError: cannot reach {masked}"
-    finally:
-        faulty.CONTROL.clear()
-        for model in faulty.MODELS:
-            model.reset_cache()
 
 
 _roles = itertools.count(1)
@@ -123,14 +117,8 @@ def test_password_equal_to_a_word_of_the_report(role_database, password):
     """GitHub Actions' service URL has the password "postgres"; a password
     may equal a model's name: the report stays whole, the password is gone."""
     url = role_database(password)
-    filled(url, outputs.fill)
-    outputs.CONTROL["password"] = password
-    try:
+    with app_database(outputs, url, password=password):
         result = invoke("check", "Leaks", "Clean", "--models", OUTPUTS, "--database-url", url, "--json")
-    finally:
-        outputs.CONTROL["password"] = outputs.DEFAULT_PASSWORD
-        for model in outputs.MODELS:
-            model.reset_cache()
 
     assert result.exit_code == 1, result.output
     document = json.loads(result.stdout)

@@ -22,21 +22,15 @@ from sqlalchemy.pool import NullPool, StaticPool
 import fullcache_cli
 from fullcache_cli.database import read_only_session
 from tests.apps import escapers, writers
-from tests.helpers import by_model, checksum, filled, run
+from tests.helpers import app_database, by_model, checksum, run
 
 ESCAPERS = "tests.apps.escapers"
 
 
 @pytest.fixture
 def escapers_url(database_url, tmp_path):
-    filled(database_url, escapers.fill)
-    escapers.CONTROL["folder"] = str(tmp_path)
-    escapers.attempted.clear()
-    escapers.written.clear()
-    yield database_url
-    escapers.CONTROL.clear()
-    for model in escapers.MODELS:
-        model.reset_cache()
+    with app_database(escapers, database_url, folder=str(tmp_path)) as url:
+        yield url
 
 
 def refusable(backend: str) -> list:

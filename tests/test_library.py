@@ -16,7 +16,7 @@ from sqlalchemy.pool import StaticPool
 import fullcache_cli
 from fullcache_cli.errors import UsageError
 from tests.apps import faulty, planted, probes, writers
-from tests.helpers import filled
+from tests.helpers import app_database
 
 SECRET = "Zq9-unlikely-Secret"
 
@@ -137,9 +137,7 @@ def test_the_librarys_reports_never_hold_the_password(database_url, backend, req
         url = request.getfixturevalue("postgres_password_url")
         secret = make_url(url).password
         masked = make_url(url).render_as_string(hide_password=True)
-    filled(url, faulty.fill)
-    faulty.CONTROL["secret_url"] = url
-    try:
+    with app_database(faulty, url, secret_url=url):
         report = fullcache_cli.warm(url, faulty, ["Leaky", "KeyLeaky"])
         document = report.to_json()
         assert "***" in masked and document["database"] == masked
@@ -151,7 +149,3 @@ def test_the_librarys_reports_never_hold_the_password(database_url, backend, req
         assert inspected["database"] == found["database"] == masked
         for text_ in (str(document), str(inspected), str(found)):
             assert secret not in text_ and quote(secret, safe="") not in text_
-    finally:
-        faulty.CONTROL.clear()
-        for model in faulty.MODELS:
-            model.reset_cache()

@@ -8,22 +8,19 @@ import threading
 import time
 
 from sqlalchemy import create_engine
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 import fullcache_cli
 from fullcache_cli import warming
-from tests.apps import Named
+from tests.apps import named_models
 
 
-class Base(DeclarativeBase):
-    pass
+Base = named_models("progress")
 
 
-class SlowShelf(Named, Base):
+class SlowShelf(Base):
     """Loads its rows, then dawdles, so that the display polls meanwhile."""
-
-    __tablename__ = "progress_slow_shelf"
 
     @classmethod
     def populate_cache(cls, _db):

@@ -10,7 +10,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import fullcache_cli
 from fullcache_cli.loading import discover_models, shared_cache
-from tests.apps import seed_cache
+from tests.apps import seed_cache, seed_cached_base
 
 Seed = seed_cache.HasFullTableCache
 
@@ -38,10 +38,7 @@ class Child(Own):
     __mapper_args__ = {"polymorphic_identity": "child"}
 
 
-class AbstractCached(Seed, Base):
-    __abstract__ = True
-    _cache = Seed.RESET
-    _id_cache = Seed.RESET
+AbstractCached = seed_cached_base(Base)
 
 
 class FromAbstract(AbstractCached):

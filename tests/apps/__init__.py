@@ -1,7 +1,15 @@
-"""Models modules with known answers, for the tests."""
+"""Models modules with known answers, for the tests.
+
+A module that the ``app_database`` helper (tests/helpers.py) sets up offers
+``fill(engine)`` (its tables and rows), ``reset_all()`` (its own state, such
+as ``CONTROL`` or a record of writes, back to the start, and every model's
+caches cleared) and, when the tests steer its code, a ``CONTROL`` dict.
+"""
+
+import re
 
 from sqlalchemy import Integer, String
-from sqlalchemy.orm import Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Session, declared_attr, mapped_column
 
 from fullcache_cli import HasFullTableCache
 from tests.apps import seed_cache
@@ -37,6 +45,41 @@ class SeedNamed(NamedRows, SeedCaches):
     """A model on the seed's copy of the mixin whose rows are ``{id, name}``."""
 
 
+def named_models(prefix: str) -> type:
+    """The base of one module's ``Named`` models: a declarative base of their
+    own (the module's tables apart from every other module's), and each
+    model's table named ``<prefix>_<its name in snake case>`` unless it names
+    its own."""
+
+    class Base(DeclarativeBase):
+        pass
+
+    class NamedModel(Named, Base):
+        __abstract__ = True
+
+        @declared_attr.directive
+        def __tablename__(cls) -> str:
+            return f"{prefix}_{re.sub(r'(?<!^)(?=[A-Z])', '_', cls.__name__).lower()}"
+
+    return NamedModel
+
+
+def seed_cached_base(base: type) -> type:
+    """An abstract model of ``base`` on the seed's copy of the mixin whose body
+    declares ``_cache = _id_cache = RESET`` once for all its models, as an
+    application's own cached base does: each model inherits RESET until its
+    first populate gives it caches of its own."""
+    reset = seed_cache.HasFullTableCache.RESET
+    namespace = {"__abstract__": True, "_cache": reset, "_id_cache": reset, "__module__": base.__module__}
+    return type("CachedBase", (seed_cache.HasFullTableCache, base), namespace)
+
+
+def reset_caches(models) -> None:
+    """Clear every model's caches."""
+    for model in models:
+        model.reset_cache()
+
+
 class Attempts:
     """The writes a model's code tried (``attempted``) and those that did not
     raise (``written``)."""
@@ -54,6 +97,11 @@ class Attempts:
             self.written.append(what)
         except Exception:
             pass
+
+    def clear(self) -> None:
+        """Forget every write tried and made, for the next test."""
+        self.attempted.clear()
+        self.written.clear()
 
 
 def fill_named(engine, base, models, ids=(1, 2, 3)) -> None:

@@ -35,7 +35,7 @@ from sqlalchemy import Boolean, Column, ForeignKey, Integer, String, Table, Uniq
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 from fullcache_cli import HasFullTableCache
-from tests.apps import SeedCaches, seed_cache
+from tests.apps import SeedCaches, reset_caches, seed_cache
 
 Seed = seed_cache.HasFullTableCache
 
@@ -360,8 +360,8 @@ def fill(engine, scale: int = 1) -> None:
 
 
 def reset_all() -> None:
-    for model in CACHED:
-        model.reset_cache()
+    """Every model's caches cleared."""
+    reset_caches(CACHED)
 
 
 def warm_as_the_application_does(session: Session) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 
 from fullcache_cli import HasFullTableCache
 
-from tests.apps import seed_cache
+from tests.apps import reset_caches, seed_cache
 
 
 class Base(DeclarativeBase):
@@ -82,8 +82,8 @@ def fill(engine):
 
 
 def reset_all():
-    for model in MODELS:
-        model.reset_cache()
+    """Every model's caches cleared."""
+    reset_caches(MODELS)
 
 
 def write(url, prefix, statements):

@@ -28,28 +28,36 @@ Every write goes through ``_try``: ``attempted`` lists the writes tried,
 
 import os
 
-from sqlalchemy.orm import DeclarativeBase
+from tests.apps import Attempts, fill_named, named_models, reset_caches
 
-from tests.apps import Attempts, Named, fill_named
-
-
-class Base(DeclarativeBase):
-    pass
-
-
+Base = named_models("escapers")
 _attempts = Attempts()
 attempted, written, _try = _attempts.attempted, _attempts.written, _attempts.run
 # Where Attaches puts its new database file (set by the tests).
 CONTROL: dict = {}
+# In an ESCAPE, where the escaper's write goes.
+PLANT = object()
 
 
-class _Named(Named):
+class _Escaper(Base):
+    __abstract__ = True
     ESCAPE: tuple = ()
+
+    @classmethod
+    def plant(cls) -> str:
+        """The write an escape ends with: a row that must never land."""
+        return f"INSERT INTO {cls.__tablename__} (id, name) VALUES (100, 'written')"
+
+    @staticmethod
+    def driver_connection(_db):
+        """The DB-API connection under the session, where fullcache's
+        SQLAlchemy side sees nothing of what is done."""
+        return _db.connection().connection.driver_connection
 
     @classmethod
     def escape(cls, _db):
         for statement in cls.ESCAPE:
-            _db.connection().exec_driver_sql(statement)
+            _db.connection().exec_driver_sql(cls.plant() if statement is PLANT else statement)
 
     @classmethod
     def populate_cache(cls, _db):
@@ -58,50 +66,32 @@ class _Named(Named):
         super().populate_cache(_db)
 
 
-class CommitSessionReadWrite(_Named, Base):
-    __tablename__ = "escapers_session_read_write"
-    ESCAPE = (
-        "COMMIT",
-        "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE",
-        f"INSERT INTO {__tablename__} (id, name) VALUES (100, 'written')",
-        "COMMIT",
-    )
+class CommitSessionReadWrite(_Escaper):
+    ESCAPE = ("COMMIT", "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", PLANT, "COMMIT")
 
 
-class CommitBeginReadWrite(_Named, Base):
-    __tablename__ = "escapers_begin_read_write"
-    ESCAPE = ("COMMIT", "BEGIN READ WRITE", f"INSERT INTO {__tablename__} (id, name) VALUES (100, 'written')", "COMMIT")
+class CommitBeginReadWrite(_Escaper):
+    ESCAPE = ("COMMIT", "BEGIN READ WRITE", PLANT, "COMMIT")
 
 
-class CommitDefaultReadWrite(_Named, Base):
-    __tablename__ = "escapers_default_read_write"
-    ESCAPE = (
-        "COMMIT",
-        "SET default_transaction_read_only = off",
-        f"INSERT INTO {__tablename__} (id, name) VALUES (100, 'written')",
-        "COMMIT",
-    )
+class CommitDefaultReadWrite(_Escaper):
+    ESCAPE = ("COMMIT", "SET default_transaction_read_only = off", PLANT, "COMMIT")
 
 
-class QueryOnlyOff(_Named, Base):
-    __tablename__ = "escapers_query_only_off"
-    ESCAPE = ("PRAGMA query_only = OFF", f"INSERT INTO {__tablename__} (id, name) VALUES (100, 'written')", "COMMIT")
+class QueryOnlyOff(_Escaper):
+    ESCAPE = ("PRAGMA query_only = OFF", PLANT, "COMMIT")
 
 
-class RawQueryOnlyOff(_Named, Base):
-    __tablename__ = "escapers_raw_query_only_off"
-
+class RawQueryOnlyOff(_Escaper):
     @classmethod
     def escape(cls, _db):
-        raw = _db.connection().connection.driver_connection
+        raw = cls.driver_connection(_db)
         raw.execute("PRAGMA query_only = OFF")
-        raw.execute(f"INSERT INTO {cls.__tablename__} (id, name) VALUES (100, 'written')")
+        raw.execute(cls.plant())
         raw.commit()
 
 
-class Attaches(_Named, Base):
-    __tablename__ = "escapers_attaches"
-
+class Attaches(_Escaper):
     @classmethod
     def escape(cls, _db):
         connection = _db.connection()
@@ -110,12 +100,10 @@ class Attaches(_Named, Base):
         connection.exec_driver_sql("CREATE TABLE attached.planted (x)")
 
 
-class DriverCommit(_Named, Base):
-    __tablename__ = "escapers_driver_commit"
-
+class DriverCommit(_Escaper):
     @classmethod
     def escape(cls, _db):
-        raw = _db.connection().connection.driver_connection
+        raw = cls.driver_connection(_db)
         postgresql = hasattr(raw, "set_session")
         if not postgresql:
             raw.set_authorizer(None)
@@ -123,28 +111,25 @@ class DriverCommit(_Named, Base):
         raw.commit()
         if postgresql:
             raw.set_session(readonly=False)
-        cursor = raw.cursor()
-        cursor.execute(f"INSERT INTO {cls.__tablename__} (id, name) VALUES (100, 'written')")
+        raw.cursor().execute(cls.plant())
         raw.commit()
 
 
-class UndoesSavepoint(_Named, Base):
-    __tablename__ = "escapers_undoes_savepoint"
-
+class UndoesSavepoint(_Escaper):
     @classmethod
     def escape(cls, _db):
-        raw = _db.connection().connection.driver_connection
+        raw = cls.driver_connection(_db)
         cursor = raw.cursor()
         if hasattr(raw, "set_session"):
             cursor.execute("ROLLBACK TO SAVEPOINT fullcache_outer")
         else:
             raw.set_authorizer(None)
             cursor.execute("PRAGMA query_only = OFF")
-        cursor.execute(f"INSERT INTO {cls.__tablename__} (id, name) VALUES (100, 'written')")
+        cursor.execute(cls.plant())
 
 
-class Plain(_Named, Base):
-    __tablename__ = "escapers_plain"
+class Plain(_Escaper):
+    """A clean model after all of them."""
 
 
 POSTGRESQL = [CommitSessionReadWrite, CommitBeginReadWrite, CommitDefaultReadWrite]
@@ -155,3 +140,11 @@ MODELS = POSTGRESQL + SQLITE + [DriverCommit, UndoesSavepoint, Plain]
 def fill(engine):
     """Create every table, three rows each."""
     fill_named(engine, Base, MODELS)
+
+
+def reset_all():
+    """CONTROL emptied, what the models attempted and wrote forgotten, every
+    model's caches cleared."""
+    CONTROL.clear()
+    _attempts.clear()
+    reset_caches(MODELS)

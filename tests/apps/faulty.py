@@ -23,7 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, mapped_column
 from sqlalchemy.pool import NullPool
 
 from fullcache_cli import HasFullTableCache
-from tests.apps import fill_named
+from tests.apps import fill_named, reset_caches
 
 CONTROL: dict = {}
 
@@ -112,3 +112,9 @@ MODELS = [First, Killed, Sleepy, Interrupted, Leaky, KeyLeaky, Chatty, Last]
 def fill(engine):
     """Create every table, three rows each."""
     fill_named(engine, Base, MODELS)
+
+
+def reset_all():
+    """CONTROL emptied, every model's caches cleared."""
+    CONTROL.clear()
+    reset_caches(MODELS)

@@ -32,7 +32,7 @@ from sqlalchemy import Column, Integer, String, Table, event, select
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 
 from fullcache_cli import HasFullTableCache
-from tests.apps import fill_named
+from tests.apps import fill_named, reset_caches
 
 
 class Base(DeclarativeBase):
@@ -198,3 +198,8 @@ def fill(engine):
             ],
         )
         session.commit()
+
+
+def reset_all():
+    """Every model's caches cleared."""
+    reset_caches(MODELS)

@@ -19,17 +19,12 @@ import subprocess
 import sys
 import threading
 
-from sqlalchemy.orm import DeclarativeBase
-
-from tests.apps import Named, fill_named
+from tests.apps import fill_named, named_models
 
 print("noisy: printed at import")
 
 NEVER = threading.Event()
-
-
-class Base(DeclarativeBase):
-    pass
+Base = named_models("noisy")
 
 
 class _PrintsWhenShown:
@@ -55,9 +50,7 @@ class _ReprRaises:
         raise RuntimeError("no repr for you")
 
 
-class Noisy(Named, Base):
-    __tablename__ = "noisy_noisy"
-
+class Noisy(Base):
     def cache_key(self):
         return ("café \udcff", _PrintsWhenShown())
 
@@ -72,24 +65,20 @@ class Noisy(Named, Base):
         super().populate_cache(_db)
 
 
-class BadRepr(Named, Base):
-    __tablename__ = "noisy_bad_repr"
-
+class BadRepr(Base):
     def cache_key(self):
         return _ReprRaises()
 
 
-class Lingers(Named, Base):
-    __tablename__ = "noisy_lingers"
-
+class Lingers(Base):
     @classmethod
     def populate_cache(cls, _db):
         threading.Thread(target=NEVER.wait, name="noisy forever", daemon=False).start()
         super().populate_cache(_db)
 
 
-class Quiet(Named, Base):
-    __tablename__ = "noisy_quiet"
+class Quiet(Base):
+    """A clean model."""
 
 
 MODELS = [Noisy, BadRepr, Lingers, Quiet]

@@ -21,7 +21,7 @@ from sqlalchemy import String
 from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 
 from fullcache_cli import HasFullTableCache
-from tests.apps import Named, fill_named
+from tests.apps import Named, fill_named, reset_caches
 
 DEFAULT_PASSWORD = "Leaks"
 CONTROL: dict = {"password": DEFAULT_PASSWORD}
@@ -84,3 +84,9 @@ def fill(engine):
     with Session(engine) as session:
         session.execute(Evil.__table__.insert(), [{"id": id, "name": "evil"} for id in EVIL_IDS])
         session.commit()
+
+
+def reset_all():
+    """CONTROL's password back to the default, every model's caches cleared."""
+    CONTROL["password"] = DEFAULT_PASSWORD
+    reset_caches(MODELS)

@@ -6,7 +6,7 @@ imported from another module."""
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from tests.apps import SeedNamed
+from tests.apps import SeedNamed, seed_cached_base
 from tests.apps.planted import SeedFormat  # noqa: F401  (imported models count too)
 from tests.apps.seed_cache import HasFullTableCache
 
@@ -19,10 +19,7 @@ class Publisher(SeedNamed, Base):
     __tablename__ = "publishers"
 
 
-class CachedBase(HasFullTableCache, Base):
-    __abstract__ = True
-    _cache = HasFullTableCache.RESET
-    _id_cache = HasFullTableCache.RESET
+CachedBase = seed_cached_base(Base)
 
 
 class Volume(CachedBase):

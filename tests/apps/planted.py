@@ -18,7 +18,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, mapped_column
 
 from fullcache_cli import HasFullTableCache
 
-from tests.apps import seed_cache
+from tests.apps import reset_caches, seed_cache
 
 
 class Base(DeclarativeBase):
@@ -104,5 +104,5 @@ def fill(engine):
 
 
 def reset_all():
-    for model in all_models():
-        model.reset_cache()
+    """Every model's caches cleared."""
+    reset_caches(all_models())

@@ -23,21 +23,15 @@ import sqlite3
 import time
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 
-from tests.apps import Named, fill_named
+from tests.apps import fill_named, named_models, reset_caches
 
 CONTROL: dict = {}
+Base = named_models("probes")
 
 
-class Base(DeclarativeBase):
-    pass
-
-
-class Grows(Named, Base):
-    __tablename__ = "probes_grows"
-
+class Grows(Base):
     @classmethod
     def populate_cache(cls, _db):
         url = CONTROL["url"]
@@ -60,17 +54,13 @@ class Grows(Named, Base):
         super().populate_cache(_db)
 
 
-class LookupFails(Named, Base):
-    __tablename__ = "probes_lookup_fails"
-
+class LookupFails(Base):
     @classmethod
     def by_id(cls, _db, id):
         raise RuntimeError(f"no lookup of {cls.__name__} {id} today")
 
 
-class Settings(Named, Base):
-    __tablename__ = "probes_settings"
-
+class Settings(Base):
     @classmethod
     def populate_cache(cls, _db):
         connection = _db.connection()
@@ -90,9 +80,7 @@ class Settings(Named, Base):
         super().populate_cache(_db)
 
 
-class Interrupted(Named, Base):
-    __tablename__ = "probes_interrupted"
-
+class Interrupted(Base):
     @classmethod
     def populate_cache(cls, _db):
         insert = f"INSERT INTO {cls.__tablename__} (id, name) VALUES (4, 'written before Ctrl-C')"
@@ -127,3 +115,9 @@ MODELS = [Grows, LookupFails, Settings, Interrupted]
 def fill(engine):
     """Create every table, three rows each."""
     fill_named(engine, Base, MODELS)
+
+
+def reset_all():
+    """CONTROL emptied, every model's caches cleared."""
+    CONTROL.clear()
+    reset_caches(MODELS)

@@ -13,9 +13,8 @@ import os
 import time
 
 from sqlalchemy import select, text
-from sqlalchemy.orm import DeclarativeBase
 
-from tests.apps import Named, fill_named
+from tests.apps import fill_named, named_models, reset_caches
 
 MARKER = "FULLCACHE_TEST_MARKER"
 RUNAWAY = {
@@ -23,15 +22,10 @@ RUNAWAY = {
     "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 10000000000) "
     "SELECT count(*) FROM c",
 }
+Base = named_models("slow")
 
 
-class Base(DeclarativeBase):
-    pass
-
-
-class Sleeper(Named, Base):
-    __tablename__ = "slow_sleeper"
-
+class Sleeper(Base):
     @classmethod
     def populate_cache(cls, _db):
         marker = os.environ.get(MARKER)
@@ -42,9 +36,7 @@ class Sleeper(Named, Base):
         super().populate_cache(_db)
 
 
-class Streamer(Named, Base):
-    __tablename__ = "slow_streamer"
-
+class Streamer(Base):
     @classmethod
     def populate_cache(cls, _db):
         for obj in _db.execute(select(cls).execution_options(yield_per=10)).scalars():
@@ -53,8 +45,8 @@ class Streamer(Named, Base):
         super().populate_cache(_db)
 
 
-class Plain(Named, Base):
-    __tablename__ = "slow_plain"
+class Plain(Base):
+    """An ordinary model after them."""
 
 
 MODELS = [Sleeper, Streamer, Plain]
@@ -64,3 +56,8 @@ def fill(engine):
     """Create every table: three rows each, 2,000 for Streamer."""
     fill_named(engine, Base, [Sleeper, Plain])
     fill_named(engine, Base, [Streamer], ids=range(1, 2001))
+
+
+def reset_all():
+    """Every model's caches cleared."""
+    reset_caches(MODELS)

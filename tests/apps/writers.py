@@ -18,22 +18,15 @@ each ran), ``written`` those the database did not refuse.
 """
 
 from sqlalchemy import text
-from sqlalchemy.orm import DeclarativeBase
 
-from tests.apps import Attempts, Named, fill_named
+from tests.apps import Attempts, fill_named, named_models, reset_caches
 
-
-class Base(DeclarativeBase):
-    pass
-
-
+Base = named_models("writers")
 _attempts = Attempts()
 attempted, written, _try = _attempts.attempted, _attempts.written, _attempts.run
 
 
-class AddsRow(Named, Base):
-    __tablename__ = "writers_adds_row"
-
+class AddsRow(Base):
     @classmethod
     def populate_cache(cls, _db):
         def add_flush_commit():
@@ -47,9 +40,7 @@ class AddsRow(Named, Base):
         super().populate_cache(_db)
 
 
-class CommitsConnection(Named, Base):
-    __tablename__ = "writers_commits_connection"
-
+class CommitsConnection(Base):
     @classmethod
     def populate_cache(cls, _db):
         def commit_insert_commit():
@@ -62,9 +53,7 @@ class CommitsConnection(Named, Base):
         super().populate_cache(_db)
 
 
-class ReleasesSavepoints(Named, Base):
-    __tablename__ = "writers_releases_savepoints"
-
+class ReleasesSavepoints(Base):
     @classmethod
     def populate_cache(cls, _db):
         def release_insert():
@@ -78,9 +67,7 @@ class ReleasesSavepoints(Named, Base):
         super().populate_cache(_db)
 
 
-class EngineWriter(Named, Base):
-    __tablename__ = "writers_engine_writer"
-
+class EngineWriter(Base):
     @classmethod
     def populate_cache(cls, _db):
         engine = _db.get_bind().engine
@@ -105,18 +92,14 @@ class EngineWriter(Named, Base):
         super().populate_cache(_db)
 
 
-class Mutates(Named, Base):
-    __tablename__ = "writers_mutates"
-
+class Mutates(Base):
     def cache_key(self):
         attempted.append("cache_key changes the object")
         self.name = (self.name or "") + "!"
         return self.name
 
 
-class HookWriter(Named, Base):
-    __tablename__ = "writers_hook_writer"
-
+class HookWriter(Base):
     @classmethod
     def _writing_hook(cls, _db, key):
         def hook():
@@ -142,8 +125,8 @@ class HookWriter(Named, Base):
         return cls._cache_lookup(_db, cls._cache, "_cache", cache_key, cls._writing_hook(_db, cache_key))
 
 
-class Plain(Named, Base):
-    __tablename__ = "writers_plain"
+class Plain(Base):
+    """A clean model after all of them."""
 
 
 MODELS = [AddsRow, CommitsConnection, ReleasesSavepoints, EngineWriter, Mutates, HookWriter, Plain]
@@ -152,3 +135,9 @@ MODELS = [AddsRow, CommitsConnection, ReleasesSavepoints, EngineWriter, Mutates,
 def fill(engine):
     """Create every table, three rows each."""
     fill_named(engine, Base, MODELS)
+
+
+def reset_all():
+    """What the models attempted and wrote forgotten, every model's caches cleared."""
+    _attempts.clear()
+    reset_caches(MODELS)
