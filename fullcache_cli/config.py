@@ -9,6 +9,7 @@
     max-warm-seconds = 30
     baseline = "fullcache-baseline.json"  # relative to this file
     statement-timeout = 60
+    model-timeout = 120
     database-url-env = "MYAPP_DATABASE_URL"  # the variable's name, never a URL
 
 The command line's flags and environment variables override these. A URL
@@ -33,7 +34,9 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 FILE = "pyproject.toml"
-KEYS = ("models", "allow", "max-warm-seconds", "baseline", "statement-timeout", "database-url-env")
+KEYS = (
+    "models", "allow", "max-warm-seconds", "baseline", "statement-timeout", "model-timeout", "database-url-env",
+)
 _URL_KEYS = ("database-url", "database_url", "url", "database")
 
 
@@ -47,6 +50,7 @@ class Settings:
     max_warm_seconds: Optional[float] = None
     baseline: Optional[str] = None
     statement_timeout: Optional[float] = None
+    model_timeout: Optional[float] = None
     database_url_env: Optional[str] = None
 
     @property
@@ -136,6 +140,7 @@ def load_settings(start: Optional[Path] = None) -> Settings:
         max_warm_seconds=seconds("max-warm-seconds"),
         baseline=baseline,
         statement_timeout=seconds("statement-timeout"),
+        model_timeout=seconds("model-timeout"),
         database_url_env=url_env,
     )
 
@@ -143,7 +148,11 @@ def load_settings(start: Optional[Path] = None) -> Settings:
 def command_defaults(settings: Settings, commands) -> dict:
     """[tool.fullcache] as click's defaults, command by command: flags and
     environment variables still win."""
-    common = {"models_spec": settings.models, "statement_timeout": settings.statement_timeout}
+    common = {
+        "models_spec": settings.models,
+        "statement_timeout": settings.statement_timeout,
+        "model_timeout": settings.model_timeout,
+    }
     checking = {
         "allowed": list(settings.allow) or None,
         "max_warm_seconds": settings.max_warm_seconds,

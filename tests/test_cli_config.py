@@ -12,7 +12,7 @@ import pytest
 
 from fullcache_cli.config import load_settings
 from fullcache_cli.errors import ConfigError
-from tests.helpers import PLANTED, invoke, one_line_error, run
+from tests.helpers import PLANTED, app_database, by_model, invoke, one_line_error, run
 
 REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -39,13 +39,14 @@ def test_settings_are_found_from_a_sub_folder(project):
         max-warm-seconds = 30
         baseline = "ci/fullcache-baseline.json"
         statement-timeout = 60
+        model-timeout = 120
         database-url-env = "APP_DATABASE_URL"
     ''')
     settings = load_settings()
     assert settings.path == project.root / "pyproject.toml"
     assert settings.models == "tests.apps.planted"
     assert settings.allow == ("none_key", "FcGenre:collision")
-    assert (settings.max_warm_seconds, settings.statement_timeout) == (30.0, 60.0)
+    assert (settings.max_warm_seconds, settings.statement_timeout, settings.model_timeout) == (30.0, 60.0, 120.0)
     assert settings.baseline == str(project.root / "ci" / "fullcache-baseline.json")
     assert settings.database_url_env == "APP_DATABASE_URL"
 
@@ -60,6 +61,7 @@ def test_a_pyproject_without_the_table_is_passed_over(project, tmp_path):
     ('database-url = "postgresql://app:secret@db/app"\n', ["'database-url' holds a database URL", "database-url-env"]),
     ('database-url-env = "postgresql://app:secret@db/app"\n', ["holds a database URL"]),
     ('max-warm-seconds = "fast"\n', ["'max-warm-seconds' must be a positive number"]),
+    ('model-timeout = 0\n', ["'model-timeout' must be a positive number"]),
     ('max_warm_seconds = 3\n', ["unknown key 'max_warm_seconds': did you mean 'max-warm-seconds'?"]),
     ('allow = ["colision"]\n', ["'allow' names no kind of problem in 'colision'"]),
     ('models = [1]\n', ["'models' must be a non-empty string"]),
@@ -107,6 +109,23 @@ def test_the_configured_variable_comes_before_database_url(project, planted_url,
     monkeypatch.setenv("DATABASE_URL", "sqlite:////nonexistent/folder/x.db")
     project('models = "tests.apps.planted"\ndatabase-url-env = "APP_DATABASE_URL"\n')
     assert run("check", "FcFormat").exit_code == 0
+
+
+def test_configured_timeouts_apply_and_a_flag_overrides_them(project, database_url, monkeypatch):
+    """model-timeout stops a model whose code never ends (timed_out, the next
+    model warmed); --model-timeout on the command line replaces it."""
+    from tests.apps import slow
+
+    monkeypatch.setenv("APP_DATABASE_URL", database_url)
+    project('models = "tests.apps.slow"\nmodel-timeout = 1\ndatabase-url-env = "APP_DATABASE_URL"\n')
+    with app_database(slow, database_url):
+        result = run("check", "Sleeper", "Plain", "--json")
+        assert result.exit_code == 1, result.output
+        models = by_model(json.loads(result.stdout))
+        assert models["Sleeper"]["timed_out"] == 1
+        assert models["Plain"]["status"] == "ok" and models["Plain"]["cached_ids"] == 3
+        flagged = by_model(json.loads(run("check", "Sleeper", "--model-timeout", "0.5", "--json").stdout))
+        assert flagged["Sleeper"]["timed_out"] == 0.5
 
 
 def test_configured_baseline_and_threshold(project, planted_url, monkeypatch):
