@@ -6,7 +6,7 @@ shared options).
 from __future__ import annotations
 
 import os
-from contextlib import redirect_stderr, redirect_stdout
+from contextlib import redirect_stdout
 from typing import Any, Callable, Optional
 
 import click

@@ -15,7 +15,7 @@ from collections import Counter
 from typing import Any, Dict, Iterable, List, Optional
 
 from .errors import UsageError
-from .reports import format_key, json_key
+from .reports import format_key
 
 _SCALARS = {str: "str", int: "int", float: "float", bool: "bool", type(None): "None"}
 

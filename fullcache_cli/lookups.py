@@ -17,10 +17,10 @@ from .analysis import lost_reason, model_caches, row_id
 from .database import Database, connection_for, fresh_sessions, primary_key_column, session_on
 from .defaults import DEFAULT_REPEAT
 from .errors import ModelError, reraise_interrupt
-from .keys import closest_keys, format_key, require_key
+from .keys import closest_keys, require_key
 from .loading import CachedModel, resolve_model
 from .masking import mask_row
-from .reports import LookupReport, Merge, ModelReport, RowError, Status, json_value
+from .reports import LookupReport, Merge, ModelReport, RowError, Status, format_key, json_value
 from .runtime.rows import one_object, stream_objects
 from .runtime.stats import uncounted
 from .timing import after, median_of, median_us, time_calls

@@ -52,7 +52,7 @@ from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.pool import NullPool
 
 # pytest puts this folder on sys.path (no __init__.py here, default import mode).
-from pgcluster import DRIVER, NO_DISCOVERY_ENV, SUPERUSER, _env_flag, _ThrowawayCluster, find_postgres_bindir
+from pgcluster import DRIVER, NO_DISCOVERY_ENV, _env_flag, _ThrowawayCluster, find_postgres_bindir
 
 URL_ENV = "FULLCACHE_TEST_POSTGRES_URL"
 REQUIRE_ENV = "FULLCACHE_REQUIRE_POSTGRES"

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fullcache_cli.errors import UsageError
-from fullcache_cli.keys import format_key, key_type, key_types, parse_key, require_key
+from fullcache_cli.keys import key_type, key_types, parse_key, require_key
+from fullcache_cli.reports import format_key
 
 scalars = st.one_of(
     st.text(max_size=20),

@@ -22,7 +22,6 @@ from __future__ import annotations
 from .text import (  # noqa: F401
     Redact,
     spelled_out,
-    _no_redaction,
     terminal_text,
     PIPE_WIDTH,
     trim_lines,

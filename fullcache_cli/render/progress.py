@@ -7,7 +7,7 @@ from typing import Any, Optional
 from rich.console import Console
 
 from ..reports import ModelReport
-from .text import count, terminal_text
+from .text import terminal_text
 
 
 class RichProgress:

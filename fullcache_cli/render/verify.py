@@ -21,7 +21,6 @@ from ..reports import (
     plural,
 )
 from .output import Output, render
-from .tables import totals
 from .text import count
 
 

@@ -3,7 +3,7 @@ things discovery must leave out (an abstract base, an unmapped class that
 has the protocol's names, a model without a cache) and one cached model
 imported from another module."""
 
-from sqlalchemy import Integer, String
+from sqlalchemy import Integer
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tests.apps import SeedNamed, seed_cached_base
