@@ -50,7 +50,7 @@ from .timing import after, p50_p99, time_calls
 
 LOOKUP_SAMPLES = 200  # ids timed through the model's own by_id
 DB_SAMPLES = 50  # of those, also fetched by primary key from the database
-LOOKUP_SECONDS = 0.6  # the lookup timings' budget per model: fewer samples past it
+LOOKUP_SECONDS = 0.4  # the lookup timings' budget per model: fewer samples past it
 # Each series times this many ids however slow they are: a median of two
 # would be whichever row is cheapest (a setting with no library, say).
 MIN_LOOKUP_SAMPLES = 5
