@@ -23,7 +23,7 @@ from .cli import (
     seconds_option,
 )
 from .defaults import DEFAULT_LIMIT, DEFAULT_MERGE_CHECK_SECONDS, DEFAULT_REPEAT
-from .reports import KINDS, Status
+from .kinds import KINDS
 
 
 @click.command("models")
@@ -306,6 +306,7 @@ def inspect_command(ctx: click.Context, model, limit, show_secrets, target: Targ
       fullcache inspect DeliveryMechanism --limit 5
     """
     from .inspecting import inspect_model
+    from .reports import Status
 
     (chosen,) = target.select([model])
     report = _report(

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 from .errors import ConfigError
-from .reports import KINDS
+from .kinds import KINDS
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -40,7 +40,7 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^python -m pytest\b", ci, re.MULTILINE) or "\npython -m pytest" in ci
 
 
-def test_help_does_not_import_sqlalchemy():
+def test_help_does_not_import_sqlalchemy_rich_or_the_reports():
     code = (
         "import sys\n"
         "from fullcache_cli.cli import cli\n"
@@ -50,5 +50,6 @@ def test_help_does_not_import_sqlalchemy():
         "    pass\n"
         "assert 'sqlalchemy' not in sys.modules, 'help imported sqlalchemy'\n"
         "assert 'rich' not in sys.modules, 'help imported rich'\n"
+        "assert 'fullcache_cli.reports' not in sys.modules, 'help imported the reports'\n"
     )
     runs_alone(code)

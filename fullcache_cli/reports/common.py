@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any, Dict, Optional
 
+from ..kinds import KINDS, ROW_KINDS, UNREADABLE_KINDS  # noqa: F401
+
 
 class Status(str, Enum):
     """Whether a model was read; the value is its JSON spelling."""
@@ -17,36 +19,6 @@ class Status(str, Enum):
     OK = "ok"
     ERROR = "error"  # could not be read
     NOT_RUN = "not run"  # the connection was lost before its turn
-
-
-# Kinds of problem, in the order the problems section lists them.
-KINDS = (
-    "unreadable",
-    "not_run",
-    "shared_cache",
-    "populate_error",
-    "key_error",
-    "collision",
-    "none_key",
-    "unreachable_key",
-    "merge_failure",
-    "lookup_error",
-    "slow_hit",
-    "escaped_transaction",
-    "database_write",
-    "timed_out",
-    "slow",
-    "growth",
-    "drift",  # check --verify: the caches differ from their tables
-)
-
-
-# Kinds that concern one row, named by its id.
-ROW_KINDS = frozenset({"key_error", "merge_failure"})
-
-
-# Kinds that mean a model could not be read at all: warm itself exits 1.
-UNREADABLE_KINDS = frozenset({"unreadable", "not_run"})
 
 
 def safe_repr(value: Any) -> str:
