@@ -80,10 +80,15 @@ def arm_sqlite(dbapi_connection: Any) -> None:
     dbapi_connection.set_authorizer(sqlite_authorizer)
 
 
-def set_query_only(dbapi_connection: Any, value: int) -> None:
+def _drop_authorizer(dbapi_connection: Any) -> None:
     # Python 3.10's sqlite3 cannot remove an authorizer: one that allows
     # everything takes its place.
     dbapi_connection.set_authorizer(None if sys.version_info >= (3, 11) else _allow_everything)
+
+
+def set_query_only(dbapi_connection: Any, value: int) -> None:
+    """``PRAGMA query_only`` set to ``value``, with no authorizer left."""
+    _drop_authorizer(dbapi_connection)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA query_only = {int(value)}")
@@ -95,7 +100,7 @@ def set_query_only(dbapi_connection: Any, value: int) -> None:
 def unguarded(dbapi_connection: Any) -> Iterator[None]:
     """fullcache's own statement, run with the authorizer out of the way
     (releasing one of its savepoints): the authorizer is back after."""
-    dbapi_connection.set_authorizer(None if sys.version_info >= (3, 11) else _allow_everything)
+    _drop_authorizer(dbapi_connection)
     try:
         yield
     finally:
