@@ -275,12 +275,33 @@ class Comparison:
                     self.extra = self.gone_ids(present)
                 if self.confirmed < len(self.key_cache):
                     self.key_drift = self.drifted_keys(present)
+                if self.stale:
+                    self.file_stale_keys()
                 break
             except RuntimeError:  # a dict changed size during iteration
                 if attempt == 2:
                     raise
         self.stale.sort(key=lambda s: _order(s.id))
         self.missing, self.extra = _sorted(self.missing), _sorted(self.extra)
+
+    def file_stale_keys(self) -> None:
+        """Each stale row's ``cached_key``: the key the key cache files its
+        cached object under, where it does. Computing it again from the
+        cached column values misses what ``cache_key()`` reads through a
+        relationship (a changed foreign key loads the related row of now);
+        one pass over the key cache, holding only the stale rows' keys."""
+        stale = {}
+        for found in self.stale:
+            stale.setdefault(found.id, []).append(found)
+        filed: Dict[Any, Any] = {}
+        for key, obj in self.key_cache.items():
+            held_id = row_id(obj)
+            if held_id in stale and held_id not in filed:
+                filed[held_id] = key
+        for held_id, key in filed.items():
+            for found in stale[held_id]:
+                found.cached_key = key
+                found.key_moved = not _same(key, found.table_key)
 
     def gone_ids(self, present: Callable[[Sequence[tuple], bool], Dict[tuple, Any]]) -> List[Any]:
         gone = []

@@ -109,6 +109,26 @@ def test_rows_whose_keys_moved_went_or_came(drifting_url, prefix, statements, st
 
 
 @pytest.mark.parametrize("prefix", PREFIXES)
+def test_a_key_through_a_relationship_is_the_key_the_cache_files_the_row_under(drifting_url, prefix):
+    """A book moved to another shelf: its key, (shelf code, title), moved
+    with it, though only its foreign key changed; a shelf renamed moves the
+    key of a book whose own row did not change (key drift, not stale)."""
+    book = getattr(drifting, f"{prefix}Book")
+    fullcache_cli.warm(drifting_url, [book], lookup_samples=0)
+    drifting.write(drifting_url, prefix, [
+        "UPDATE {books} SET shelf_id = 2 WHERE id = 1",
+        "UPDATE drifting_shelves SET code = 'C' WHERE id = 2",
+    ])
+
+    [model] = fullcache_cli.verify(drifting_url, [book]).models
+
+    [stale] = model.stale
+    assert (stale.id, stale.columns) == (1, {"shelf_id": (1, 2)})
+    assert (stale.cached_key, stale.table_key, stale.key_moved) == (("A", "t1"), ("C", "t1"), True)
+    assert [(k.key, k.cached_id, k.table_ids) for k in model.key_drift] == [(("A", "t1"), 1, []), (("B", "t2"), 2, [])]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES)
 def test_composite_primary_key(drifting_url, prefix):
     report = warm_then_write(
         drifting_url, prefix,
