@@ -88,7 +88,7 @@ MUTATIONS = [
     ),
     Mutation(
         "M4b", "a single None key counted as a problem",
-        "fullcache_cli/reports.py", "if len(self.none_keys) > 1:", "if self.none_keys:",
+        "fullcache_cli/reports/warm.py", "if len(self.none_keys) > 1:", "if self.none_keys:",
         ["tests/test_cli_observations.py", *CLI_TESTS],
     ),
     Mutation(
@@ -110,13 +110,12 @@ MUTATIONS = [
     ),
     Mutation(
         "C2", "merge failures not detected",
-        "fullcache_cli/warming.py",
-        "report.merge_failures = merge_failures(self.cls, cached, self.describe)", "report.merge_failures = []",
+        "fullcache_cli/warming.py", "self.report.merge_failures = failures", "self.report.merge_failures = []",
         CLI_TESTS,
     ),
     Mutation(
         "C3", "check exits 0 whatever it found",
-        "fullcache_cli/cli.py", "ctx.exit(0 if report.ok else EXIT_PROBLEMS)", "ctx.exit(0)",
+        "fullcache_cli/cli_commands.py", "ctx.exit(0 if report.ok else EXIT_PROBLEMS)", "ctx.exit(0)",
         CLI_TESTS,
     ),
     Mutation(
@@ -169,7 +168,7 @@ MUTATIONS = [
     ),
     Mutation(
         "P7", "--allow keeps only the last kind given",
-        "fullcache_cli/cli.py", "allow=allowed,", "allow=allowed[-1:],",
+        "fullcache_cli/cli_commands.py", "allow=allowed,", "allow=allowed[-1:],",
         ["tests/test_cli_options.py", *CLI_TESTS],
     ),
     Mutation(
