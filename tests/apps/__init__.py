@@ -7,6 +7,8 @@ caches cleared) and, when the tests steer its code, a ``CONTROL`` dict.
 """
 
 import re
+import sqlite3
+import sys
 
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import DeclarativeBase, Session, declared_attr, mapped_column
@@ -72,6 +74,13 @@ def seed_cached_base(base: type) -> type:
     reset = seed_cache.HasFullTableCache.RESET
     namespace = {"__abstract__": True, "_cache": reset, "_id_cache": reset, "__module__": base.__module__}
     return type("CachedBase", (seed_cache.HasFullTableCache, base), namespace)
+
+
+def drop_authorizer(raw) -> None:
+    """Remove a sqlite3 connection's authorizer, as hostile model code may:
+    ``None`` from Python 3.11; before, where ``None`` would be called and
+    refuse everything, an authorizer that allows everything."""
+    raw.set_authorizer(None if sys.version_info >= (3, 11) else (lambda *_: sqlite3.SQLITE_OK))
 
 
 def reset_caches(models) -> None:

@@ -28,7 +28,7 @@ Every write goes through ``_try``: ``attempted`` lists the writes tried,
 
 import os
 
-from tests.apps import Attempts, fill_named, named_models, reset_caches
+from tests.apps import Attempts, drop_authorizer, fill_named, named_models, reset_caches
 
 Base = named_models("escapers")
 _attempts = Attempts()
@@ -106,7 +106,7 @@ class DriverCommit(_Escaper):
         raw = cls.driver_connection(_db)
         postgresql = hasattr(raw, "set_session")
         if not postgresql:
-            raw.set_authorizer(None)
+            drop_authorizer(raw)
             raw.execute("PRAGMA query_only = OFF")
         raw.commit()
         if postgresql:
@@ -123,7 +123,7 @@ class UndoesSavepoint(_Escaper):
         if hasattr(raw, "set_session"):
             cursor.execute("ROLLBACK TO SAVEPOINT fullcache_outer")
         else:
-            raw.set_authorizer(None)
+            drop_authorizer(raw)
             cursor.execute("PRAGMA query_only = OFF")
         cursor.execute(cls.plant())
 

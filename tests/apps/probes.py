@@ -25,7 +25,7 @@ import time
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from tests.apps import fill_named, named_models, reset_caches
+from tests.apps import drop_authorizer, fill_named, named_models, reset_caches
 
 CONTROL: dict = {}
 Base = named_models("probes")
@@ -91,7 +91,7 @@ class Interrupted(Base):
         _db.commit()
         cursor = dbapi_connection.cursor()
         if dialect == "sqlite":
-            dbapi_connection.set_authorizer(None)
+            drop_authorizer(dbapi_connection)
             cursor.execute("PRAGMA query_only = OFF")
         else:
             cursor.execute("COMMIT")
