@@ -49,6 +49,33 @@ def time_calls(
     return timings
 
 
+def time_alternating(
+    calls: Sequence[Callable[[object], object]],
+    arguments: Iterable[object],
+    deadline: Optional[float] = None,
+    at_least: int = 1,
+) -> List[List[float]]:
+    """Microseconds of each of ``calls`` on each argument, the calls taking
+    turns (all of them on one argument, then on the next), so that load that
+    comes and goes weighs on each alike; one sorted list per call. Stops as
+    :func:`time_calls` does, after a whole turn."""
+    clock = time.perf_counter_ns
+    stop = None if deadline is None else int(deadline * 1e9)
+    timings: List[List[float]] = [[] for _ in calls]
+    turns = 0
+    for argument in arguments:
+        for call, into in zip(calls, timings):
+            started = clock()
+            call(argument)
+            into.append((clock() - started) / 1000.0)
+        turns += 1
+        if stop is not None and clock() > stop and turns >= at_least:
+            break
+    for into in timings:
+        into.sort()
+    return timings
+
+
 def after(seconds: float = TIME_BUDGET_SECONDS) -> float:
     """The deadline ``seconds`` from now, for :func:`time_calls`."""
     return time.perf_counter() + seconds

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 import warnings
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence
 
 from sqlalchemy import select
@@ -33,27 +33,22 @@ from .analysis import cached_objects, key_problems, model_caches, row_id, unreac
 from .baseline import Baseline, apply_baseline, load_baseline
 from .cancelling import handle_errors, time_limit
 from .database import (
-    Database, connection_for, connection_lost, count_rows, fresh_sessions, primary_key_column, session_on,
+    Database, connection_for, connection_lost, count_rows, primary_key_column, session_on,
 )
 from .defaults import DEFAULT_MERGE_CHECK_SECONDS
 from .errors import UsageError, reraise_interrupt
 from .guards import watched, writable_tables
 from .loading import CachedModel, resolve_models
+from .lookup_timing import time_lookups
 from .memory import cache_memory, count_copies, evenly
 from .merge_check import check_merges
 from .phases import Phases, WarmProgress
-from .reports import KINDS, Lookups, ModelReport, Status, WarmReport
+from .reports import KINDS, ModelReport, Status, WarmReport
 from .runtime.gcpause import gc_paused
-from .runtime.rows import one_object, stream_objects
+from .runtime.rows import stream_objects
 from .runtime.stats import uncounted
-from .timing import after, p50_p99, time_calls
 
 LOOKUP_SAMPLES = 200  # ids timed through the model's own by_id
-DB_SAMPLES = 50  # of those, also fetched by primary key from the database
-LOOKUP_SECONDS = 0.4  # the lookup timings' budget per model: fewer samples past it
-# Each series times this many ids however slow they are: a median of two
-# would be whichever row is cheapest (a setting with no library, say).
-MIN_LOOKUP_SAMPLES = 5
 STREAM_BATCH = 1000
 MERGE_CHECK_SECONDS = DEFAULT_MERGE_CHECK_SECONDS  # per model; the rows not reached are reported
 PROGRESS_SECONDS = 0.2  # how often the progress display hears of rows loaded
@@ -440,10 +435,8 @@ class _Observer:
         return rows
 
     def time_lookups(self) -> None:
-        """Time the model's own ``by_id`` on up to ``lookup_samples`` ids:
-        the first lookup of each in a new session, then repeated hits from
-        one session, against a primary-key query; each series within its
-        time budget (a slow model gets fewer samples, not minutes)."""
+        """Time the model's own ``by_id`` on up to ``lookup_samples`` ids
+        against a primary-key query (see lookup_timing)."""
         report, cls = self.report, self.cls
         if report.populate_error or not report.cached_ids or not hasattr(cls, "by_id"):
             return
@@ -454,37 +447,8 @@ class _Observer:
             return
         column = primary_key_column(cls)
         session = session_on(self.connection)
-        # Hits that merge a large graph each time can cost tens of
-        # milliseconds: a quarter of the budget each for the first lookups
-        # (each from a new session), the lookups that make the timed hits
-        # hits, the timed hits and the database, each from when it starts
-        # (a slow series leaves the next its share), and fewer samples if
-        # need be.
-        quarter = LOOKUP_SECONDS / 4
-        least = MIN_LOOKUP_SAMPLES
         try:
-            with closing(fresh_sessions(self.connection, ids)) as fresh:
-                first_us = time_calls(lambda pair: cls.by_id(*pair), fresh, after(quarter), least)
-            # The ids to time repeated hits on, each looked up once first
-            # (that first lookup may merge): as many as the budget allows.
-            warmed = ids[: len(time_calls(lambda row_id: cls.by_id(session, row_id), ids, after(quarter), least))]
-            cache_us = time_calls(lambda row_id: cls.by_id(session, row_id), warmed, after(quarter), least)
-            db_us = []
-            if column is not None:
-                db_us = time_calls(
-                    lambda row_id: one_object(session, select(cls).where(column == row_id)),
-                    ids[:DB_SAMPLES],
-                    after(quarter),
-                    least,
-                )
-            cache_p50, cache_p99 = p50_p99(cache_us)
-            first_p50, first_p99 = p50_p99(first_us)
-            db_p50, db_p99 = p50_p99(db_us) if db_us else (None, None)
-            report.lookups = Lookups(
-                len(cache_us), cache_p50, cache_p99, db_p50, db_p99,
-                first_hit_samples=len(first_us), first_hit_p50_us=first_p50, first_hit_p99_us=first_p99,
-                db_samples=len(db_us),
-            )
+            report.lookups = time_lookups(self.connection, session, cls, ids, column)
         except BaseException as error:
             reraise_interrupt(error)
             self.fail_if_lost(error)

@@ -99,7 +99,7 @@ MUTATIONS = [
     ),
     Mutation(
         "M4d", "no cap of 50 database queries on timed lookups",
-        "fullcache_cli/warming.py", "ids[:DB_SAMPLES]", "ids",
+        "fullcache_cli/lookup_timing.py", "ids[:DB_SAMPLES]", "ids",
         ["tests/test_cli_observations.py", *CLI_TESTS],
     ),
     # Those the suite caught already: they must stay caught.
