@@ -166,7 +166,10 @@ def test_hits_slower_than_the_database_are_a_problem_with_both_figures(circulati
     assert lookups["cache_p50_us"] > lookups["db_p50_us"]
     # Bounded by time, not by the 200 ids it would time otherwise.
     assert 1 <= lookups["samples"] < 200 and 1 <= lookups["first_hit_samples"] < 200
-    assert genre["lookups"]["samples"] == 200 and genre["lookups"]["cache_p50_us"] < genre["lookups"]["db_p50_us"]
+    # A model whose hits take microseconds times many more ids in the same
+    # budget (all 200 on an idle machine; a collector's pause may cut it).
+    assert genre["lookups"]["samples"] > 2 * lookups["samples"]
+    assert genre["lookups"]["cache_p50_us"] < genre["lookups"]["db_p50_us"]
 
     # lookup says how many times slower, never a speedup of 0.0.
     key = '["LIB001", null, "website"]'
