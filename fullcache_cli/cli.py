@@ -427,8 +427,8 @@ def cli(ctx: click.Context) -> None:
       fullcache check --models myapp.models --database-url postgresql://app@db/app
 
     Settings may live in pyproject.toml's [tool.fullcache] table (models,
-    allow, max-warm-seconds, baseline, statement-timeout, database-url-env);
-    flags override them. Shell completion: eval "$(_FULLCACHE_COMPLETE=bash_source fullcache)".
+    allow, max-warm-seconds, baseline, statement-timeout, model-timeout,
+    database-url-env); flags override them. Shell completion: eval "$(_FULLCACHE_COMPLETE=bash_source fullcache)".
     """
     from .config import command_defaults
 

@@ -53,3 +53,11 @@ def test_help_does_not_import_sqlalchemy_rich_or_the_reports():
         "assert 'fullcache_cli.reports' not in sys.modules, 'help imported the reports'\n"
     )
     runs_alone(code)
+
+
+def test_help_names_every_setting_of_the_configuration():
+    from fullcache_cli.config import KEYS
+
+    # click wraps the text, breaking lines after hyphens too.
+    text = re.sub(r"-\s+", "-", " ".join(run("--help").stdout.split()))
+    assert [key for key in KEYS if key not in text] == []
