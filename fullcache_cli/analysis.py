@@ -295,8 +295,8 @@ class Comparison:
             stale.setdefault(found.id, []).append(found)
         filed: Dict[Any, Any] = {}
         for key, obj in self.key_cache.items():
-            held_id = row_id(obj)
-            if held_id in stale and held_id not in filed:
+            held_id = row_id(obj)  # what cannot be hashed is no stale row's
+            if _get(stale, held_id) is not None and _get(filed, held_id, _SERVED) is _SERVED:
                 filed[held_id] = key
         for held_id, key in filed.items():
             for found in stale[held_id]:
